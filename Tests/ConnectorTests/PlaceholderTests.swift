@@ -1,0 +1,5 @@
+import XCTest
+
+final class ConnectorTestsPlaceholder: XCTestCase {
+    func testPlaceholder() {}
+}

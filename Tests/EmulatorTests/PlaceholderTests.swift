@@ -1,0 +1,5 @@
+import XCTest
+
+final class EmulatorTestsPlaceholder: XCTestCase {
+    func testPlaceholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class EventLoopTestsPlaceholder: XCTestCase {
+    func testPlaceholder() {}
+}

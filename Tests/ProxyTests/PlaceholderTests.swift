@@ -1,0 +1,5 @@
+import XCTest
+
+final class ProxyTestsPlaceholder: XCTestCase {
+    func testPlaceholder() {}
+}
