@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The fast test tier, as CI runs it: installs what is missing, builds with warnings checked,
+# runs every test suite, then runs the suites again under AddressSanitizer and ThreadSanitizer.
+#   scripts/test.sh                 everything above
+#   SANITIZERS=none scripts/test.sh skip the sanitizer passes (quicker local runs)
+#   scripts/test.sh --filter X      pass a filter to every `swift test` run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+sanitizers=${SANITIZERS:-address thread}
+started=$(date +%s)
+
+echo "test: building (debug, with tests)"
+build_log=$(mktemp)
+if ! swift build --build-tests 2>&1 | tee "$build_log" | grep -E 'error:|Build complete'; then
+    cat "$build_log"
+    exit 1
+fi
+# Warnings in our own sources fail the run: the code base stays warning-free.
+if grep -E '^/.*(Sources|Tests|Benchmarks)/.*warning:' "$build_log"; then
+    echo "test: the build has warnings (above)" >&2
+    exit 1
+fi
+rm -f "$build_log"
+
+echo "test: running all suites"
+swift test --skip-build "$@"
+
+for s in $sanitizers; do
+    [ "$s" = none ] && continue
+    echo "test: running all suites under the $s sanitizer"
+    # Swift's backtracer would wait on a crashing child; the sanitizer report is what we need.
+    SWIFT_BACKTRACE=enable=no swift test --sanitize="$s" --scratch-path ".build/sanitize-$s" "$@"
+done
+
+echo "test: fast tier finished in $(( $(date +%s) - started )) s"
