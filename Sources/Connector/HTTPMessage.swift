@@ -1,0 +1,62 @@
+import Foundation
+
+/// One HTTP request for the Admin API or a token endpoint. Immutable.
+struct HTTPRequest: Sendable {
+    enum Method: String, Sendable {
+        case get = "GET"
+        case post = "POST"
+    }
+
+    var method: Method
+    var url: String
+    /// Header lines in order; values must not contain CR or LF (checked when sent).
+    var headers: [(name: String, value: String)]
+    var body: [UInt8]?
+
+    init(method: Method, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// A complete HTTP response (any status). Immutable.
+struct HTTPResponse: Sendable {
+    var status: Int
+    var body: [UInt8]
+
+    var isSuccess: Bool { (200..<300).contains(status) }
+
+    /// The body as text for error messages, cut to `limit` characters with a visible marker.
+    func bodyExcerpt(limit: Int = 512) -> String {
+        let text = String(decoding: body, as: UTF8.self)
+        guard text.count > limit else { return text }
+        return String(text.prefix(limit)) + "... (\(body.count) bytes)"
+    }
+}
+
+/// Transport settings shared by every transfer of one engine.
+public struct HTTPOptions: Sendable {
+    /// Limit for the TCP + TLS connect phase.
+    public var connectTimeout: TimeInterval
+    /// Limit for a whole transfer, connect included.
+    public var totalTimeout: TimeInterval
+    /// An extra PEM bundle trusted in addition to the system store (e.g. a corporate proxy CA
+    /// or the emulator's CA). The system directory `/etc/ssl/certs` stays in use.
+    public var caFile: String?
+    /// Responses larger than this fail rather than being cut.
+    public var maximumResponseBytes: Int
+
+    public init(
+        connectTimeout: TimeInterval = 10,
+        totalTimeout: TimeInterval = 30,
+        caFile: String? = nil,
+        maximumResponseBytes: Int = 1 << 20
+    ) {
+        self.connectTimeout = connectTimeout
+        self.totalTimeout = totalTimeout
+        self.caFile = caFile
+        self.maximumResponseBytes = maximumResponseBytes
+    }
+}
