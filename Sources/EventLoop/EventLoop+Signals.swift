@@ -47,10 +47,10 @@ extension EventLoop {
     /// handler. Loop thread only.
     public func handleSignals(_ signals: [Int32], _ handler: @escaping (Int32) -> Void) throws {
         if self.signals == nil {
-            self.signals = try SignalSource(loop: self)
+            self.signals = SignalSource()
         }
         // Non-nil: created just above.
-        try self.signals!.add(signals, handler)
+        try self.signals!.add(signals, handler, loop: self)
     }
 
     static func signalSet(_ signals: [Int32]) throws -> sigset_t {
@@ -75,14 +75,9 @@ extension EventLoop {
 final class SignalSource: IOHandler {
     private var fd: Int32 = -1
     private var handlers: [Int32: (Int32) -> Void] = [:]
-    private unowned let loop: EventLoop
     private var registration: Registration?
 
-    init(loop: EventLoop) throws {
-        self.loop = loop
-    }
-
-    func add(_ signals: [Int32], _ handler: @escaping (Int32) -> Void) throws {
+    func add(_ signals: [Int32], _ handler: @escaping (Int32) -> Void, loop: EventLoop) throws {
         var set = try EventLoop.signalSet(Array(handlers.keys) + signals)
         let flags = CLinuxShims_SFD_CLOEXEC | CLinuxShims_SFD_NONBLOCK
         let current = fd
@@ -109,7 +104,8 @@ final class SignalSource: IOHandler {
         }
     }
 
-    func close() {
+    /// Deregisters from `loop` (which is closing) and closes the signalfd.
+    func close(loop: EventLoop) {
         if let registration {
             loop.deregister(registration)
         }

@@ -408,7 +408,7 @@ public final class EventLoop {
         guard isOpen else {
             return
         }
-        signals?.close()
+        signals?.close(loop: self)
         signals = nil
         slots.removeAll()
         pendingInterest.removeAll()

@@ -6,6 +6,7 @@ final class TimerTests: XCTestCase {
     func testTimers_fireInDeadlineOrder_notSchedulingOrder() throws {
         let clock = FakeClock()
         let loop = try EventLoop(clock: clock)
+        defer { loop.close() }
         var fired: [String] = []
         loop.schedule(after: .milliseconds(30)) { fired.append("30ms") }
         loop.schedule(after: .milliseconds(10)) { fired.append("10ms") }
@@ -26,6 +27,7 @@ final class TimerTests: XCTestCase {
     func testTimer_doesNotFireBeforeItsDeadline() throws {
         let clock = FakeClock()
         let loop = try EventLoop(clock: clock)
+        defer { loop.close() }
         var fired = false
         loop.schedule(after: .seconds(5)) { fired = true }
 
@@ -41,6 +43,7 @@ final class TimerTests: XCTestCase {
     func testCancel_preventsFiring_andReportsWhetherPending() throws {
         let clock = FakeClock()
         let loop = try EventLoop(clock: clock)
+        defer { loop.close() }
         var fired: [Int] = []
         let handles = (0..<5).map { index in
             loop.schedule(after: .milliseconds(index + 1)) { fired.append(index) }
@@ -58,6 +61,7 @@ final class TimerTests: XCTestCase {
     func testTimer_cancelledByEarlierTimerInSameTurn_doesNotFire() throws {
         let clock = FakeClock()
         let loop = try EventLoop(clock: clock)
+        defer { loop.close() }
         var secondFired = false
         var second: TimerHandle?
         loop.schedule(after: .milliseconds(1)) { _ = second.map { loop.cancel($0) } }
@@ -71,6 +75,7 @@ final class TimerTests: XCTestCase {
     func testTimer_scheduledFromTimerForNow_runsNextTurn() throws {
         let clock = FakeClock()
         let loop = try EventLoop(clock: clock)
+        defer { loop.close() }
         var runs = 0
         func rearm() {
             loop.schedule(after: .zero) {
@@ -88,6 +93,7 @@ final class TimerTests: XCTestCase {
     func testPollTimeout_derivesFromEarliestDeadline_roundedUp() throws {
         let clock = FakeClock()
         let loop = try EventLoop(clock: clock)
+        defer { loop.close() }
         XCTAssertEqual(loop.pollTimeout(now: clock.now()), -1, "no timers: wait forever")
 
         let late = loop.schedule(after: .seconds(3)) {}
