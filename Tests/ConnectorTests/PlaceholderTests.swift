@@ -1,5 +1,0 @@
-import XCTest
-
-final class ConnectorTestsPlaceholder: XCTestCase {
-    func testPlaceholder() {}
-}
