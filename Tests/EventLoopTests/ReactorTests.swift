@@ -69,8 +69,10 @@ final class ReactorTests: XCTestCase {
         let second = RecordingHandler()
         let replacement = RecordingHandler()
         var registrations: [ObjectIdentifier: Registration] = [:]
-        registrations[ObjectIdentifier(a)] = try loop.register(fd: a.fileDescriptor, interest: .readable, handler: first)
-        registrations[ObjectIdentifier(b)] = try loop.register(fd: b.fileDescriptor, interest: .readable, handler: second)
+        registrations[ObjectIdentifier(a)] = try loop.register(
+            fd: a.fileDescriptor, interest: .readable, handler: first)
+        registrations[ObjectIdentifier(b)] = try loop.register(
+            fd: b.fileDescriptor, interest: .readable, handler: second)
         try aPeer.writeAll([1])
         try bPeer.writeAll([2])
         var reusedFd: Int32 = -1
@@ -130,7 +132,8 @@ final class ReactorTests: XCTestCase {
         defer { loop.close() }
         let (near, _) = try Socket.makePair()
         let registration = try loop.register(fd: near.fileDescriptor, interest: .readable, handler: RecordingHandler())
-        XCTAssertThrowsError(try loop.register(fd: near.fileDescriptor, interest: .readable, handler: RecordingHandler())) {
+        let again = { try loop.register(fd: near.fileDescriptor, interest: .readable, handler: RecordingHandler()) }
+        XCTAssertThrowsError(try again()) {
             XCTAssertEqual(($0 as? SyscallError)?.errno, EEXIST)
         }
         loop.deregister(registration)
