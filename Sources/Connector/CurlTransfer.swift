@@ -58,10 +58,11 @@ final class CurlTransfer {
             try check(CCurlShims_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count)))
             // COPYPOSTFIELDS copies the bytes (using the size set just above), so the Swift
             // array need not outlive this call.
-            try bytes.withUnsafeBytes { raw throws(ConnectorError) in
+            let code = bytes.withUnsafeBytes { raw in
                 let pointer = UnsafeMutableRawPointer(mutating: raw.baseAddress ?? UnsafeRawPointer(body))
-                try check(CCurlShims_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, pointer))
+                return CCurlShims_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, pointer)
             }
+            try check(code)
         }
         try check(CCurlShims_easy_collect_body(easy, body))
     }

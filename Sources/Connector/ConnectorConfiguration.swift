@@ -1,0 +1,92 @@
+import Foundation
+
+/// Everything the connector needs from the command line and the environment.
+///
+/// A value type; the proxy fills it in at startup. Defaults match the reference proxy.
+public struct ConnectorConfiguration: Sendable {
+    /// The reference connector version whose behaviour this implementation follows; it leads
+    /// the User-Agent and is the whole metadata exchange user agent.
+    public static let connectorUserAgent = "alloydb-go-connector/1.18.5"
+
+    /// The default Admin API endpoint.
+    public static let defaultAPIEndpoint = "https://alloydb.googleapis.com"
+
+    /// The Admin API base URL, without a trailing `/` (trimmed on assignment).
+    public var apiEndpoint: String {
+        didSet { apiEndpoint = Self.trimmed(apiEndpoint) }
+    }
+    /// Where tokens come from.
+    public var credentials: CredentialSource
+    /// `--login-token`: a fixed token for the metadata exchange of AUTO_IAM instances.
+    public var loginToken: String?
+    /// The proxy's version for the User-Agent (`alloy-db-auth-proxy/<version>`).
+    public var proxyVersion: String
+    /// `--user-agent`: appended to the Admin API User-Agent.
+    public var userAgentExtra: String?
+    /// `--lazy-refresh`: no background refresh; refresh on demand only.
+    public var lazyRefresh: Bool
+    /// Default IP type for handles made by `Connector.makeHandle` without an explicit one.
+    public var ipType: IPType
+    /// Default AUTO_IAM setting for handles made without an explicit one.
+    public var autoIAMAuthN: Bool
+    /// HTTP timeouts, extra CA file and response size limit for API and token calls.
+    public var http: HTTPOptions
+    /// The wall clock (injectable for tests).
+    public var clock: ConnectorClock
+    /// The environment consulted for ADC and `GOOGLE_CLOUD_QUOTA_PROJECT` (injectable).
+    public var environment: [String: String]
+
+    public init(
+        apiEndpoint: String = ConnectorConfiguration.defaultAPIEndpoint,
+        credentials: CredentialSource = .applicationDefault,
+        loginToken: String? = nil,
+        proxyVersion: String = "0.0.0",
+        userAgentExtra: String? = nil,
+        lazyRefresh: Bool = false,
+        ipType: IPType = .private,
+        autoIAMAuthN: Bool = false,
+        http: HTTPOptions = HTTPOptions(),
+        clock: ConnectorClock = .system,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
+        self.apiEndpoint = Self.trimmed(apiEndpoint)
+        self.credentials = credentials
+        self.loginToken = loginToken
+        self.proxyVersion = proxyVersion
+        self.userAgentExtra = userAgentExtra
+        self.lazyRefresh = lazyRefresh
+        self.ipType = ipType
+        self.autoIAMAuthN = autoIAMAuthN
+        self.http = http
+        self.clock = clock
+        self.environment = environment
+    }
+
+    /// The Admin API User-Agent:
+    /// `alloydb-go-connector/1.18.5 alloy-db-auth-proxy/<version>[ <extra>]`.
+    public var userAgent: String {
+        var parts = [Self.connectorUserAgent, "alloy-db-auth-proxy/\(proxyVersion)"]
+        if let extra = userAgentExtra, !extra.isEmpty { parts.append(extra) }
+        return parts.joined(separator: " ")
+    }
+
+    /// Checks what can be checked without the network; throws a `.config` error.
+    func validate() throws(ConnectorError) {
+        guard apiEndpoint.hasPrefix("https://") || apiEndpoint.hasPrefix("http://") else {
+            throw ConnectorError(.config, "the Admin API endpoint \(InstanceURI.quoted(apiEndpoint)) is not an HTTP(S) URL")
+        }
+        let headerText = userAgent + (loginToken ?? "")
+        guard !headerText.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+            throw ConnectorError(.config, "the user agent or login token contains a line break")
+        }
+        guard http.connectTimeout > 0, http.totalTimeout > 0 else {
+            throw ConnectorError(.config, "HTTP timeouts must be positive")
+        }
+    }
+
+    private static func trimmed(_ endpoint: String) -> String {
+        var text = endpoint
+        while text.hasSuffix("/") { text.removeLast() }
+        return text
+    }
+}

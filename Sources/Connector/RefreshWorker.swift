@@ -1,0 +1,213 @@
+import Foundation
+import Synchronization
+import TLS
+
+/// The refresh thread's state and loop. Created on, and used only by, the refresh thread.
+///
+/// Loop: take queued commands → feed due schedules → advance HTTP transfers (completions run
+/// here) → sleep in `curl_multi_poll` until the next schedule, a transfer event or a wakeup.
+final class RefreshWorker {
+    /// Immutable inputs, built by `Connector.init`.
+    struct Context: Sendable {
+        var configuration: ConnectorConfiguration
+        var source: any TokenSource
+        var api: AdminAPIClient
+    }
+
+    /// One instance's schedule and the callers waiting for its refresh.
+    final class Record {
+        let handle: InstanceHandle
+        var state: RefreshState
+        var waiters: [Connector.Completion] = []
+
+        init(handle: InstanceHandle, state: RefreshState) {
+            self.handle = handle
+            self.state = state
+        }
+    }
+
+    /// Longest sleep without a scheduled event, so a stuck wakeup cannot stall the loop.
+    private static let idlePoll: TimeInterval = 5
+
+    private let context: Context
+    private let engine: HTTPEngine
+    private let inbox: Connector.SharedInbox
+    private let clock: ConnectorClock
+    private let apiTokens: TokenCache
+    private let loginTokens: TokenCache
+    private var records: [InstanceHandle: Record] = [:]
+    private var key: Result<PrivateKey, ConnectorError>?
+
+    init(context: Context, engine: HTTPEngine, inbox: Connector.SharedInbox) {
+        self.context = context
+        self.engine = engine
+        self.inbox = inbox
+        clock = context.configuration.clock
+        apiTokens = TokenCache(source: context.source, scopes: [OAuthScope.cloudPlatform])
+        loginTokens = TokenCache(source: context.source, scopes: [OAuthScope.alloyDBLogin])
+    }
+
+    /// Runs until the connector is stopped.
+    func run() {
+        key = Result { () throws(ConnectorError) -> PrivateKey in
+            do { return try PrivateKey.generateRSA(bits: 2048) } catch {
+                throw ConnectorError(.certificate, "could not generate the RSA key: \(error)")
+            }
+        }
+        while true {
+            let (commands, stopped) = inbox.mutex.withLock { inbox in
+                defer { inbox.commands.removeAll() }
+                return (inbox.commands, inbox.stopped)
+            }
+            if stopped { break }
+            for command in commands { handle(command) }
+            fireDueSchedules()
+            engine.perform()
+            engine.poll(timeout: sleepTime())
+            engine.perform()
+        }
+        shutDown()
+    }
+
+    private func handle(_ command: Connector.Command) {
+        let record = self.record(for: command.handle)
+        let action = record.state.handle(.requested(force: command.force), now: clock.now())
+        answer(action.answer, to: [command.completion], of: record)
+        if action.startRefresh { startRefresh(record) }
+    }
+
+    private func record(for handle: InstanceHandle) -> Record {
+        if let record = records[handle] { return record }
+        let mode: RefreshState.Mode = context.configuration.lazyRefresh ? .lazy : .ahead
+        let record = Record(handle: handle, state: RefreshState(mode: mode))
+        records[handle] = record
+        return record
+    }
+
+    private func fireDueSchedules() {
+        let now = clock.now()
+        for record in records.values {
+            guard let due = record.state.nextAttempt, due <= now else { continue }
+            if record.state.handle(.due, now: now).startRefresh { startRefresh(record) }
+        }
+    }
+
+    private func sleepTime() -> TimeInterval {
+        let now = clock.now()
+        let next = records.values.compactMap(\.state.nextAttempt).min()
+        return next.map { max(0, min($0.timeIntervalSince(now), Self.idlePoll)) } ?? Self.idlePoll
+    }
+
+    /// Delivers `answer` to `completions`; `.wait` queues them on the record.
+    private func answer(_ answer: RefreshState.Answer, to completions: [Connector.Completion], of record: Record) {
+        switch answer {
+        case .none:
+            return
+        case .wait:
+            record.waiters.append(contentsOf: completions)
+        case .current:
+            guard let snapshot = record.handle.current else {
+                let error = ConnectorError(.refresh, "no snapshot published", instance: record.handle.instance.shortName)
+                for completion in completions { completion(.failure(error)) }
+                return
+            }
+            for completion in completions { completion(.success(snapshot)) }
+        case .error(let error):
+            for completion in completions { completion(.failure(error)) }
+        }
+    }
+
+    /// Runs one refresh: API token → (both Admin API calls ∥ MDX token) → snapshot → publish.
+    private func startRefresh(_ record: Record) {
+        let handle = record.handle
+        guard case .success(let key) = key ?? .failure(ConnectorError(.certificate, "no RSA key")) else {
+            if case .failure(let error) = key { finish(record, .failure(error.naming(handle.instance))) }
+            return
+        }
+        apiTokens.token(now: clock.now(), engine: engine) { [self] tokenResult in
+            switch tokenResult {
+            case .failure(let error):
+                finish(record, .failure(error.naming(handle.instance)))
+            case .success(let token):
+                fetch(record, apiToken: token, key: key)
+            }
+        }
+    }
+
+    private func fetch(_ record: Record, apiToken: AccessToken, key: PrivateKey) {
+        let handle = record.handle
+        var api: Result<AdminAPIResult, ConnectorError>?
+        var login: Result<AccessToken, ConnectorError>?
+        let join = { [self] in
+            guard let api, let login else { return }
+            switch (api, login) {
+            case (.success(let api), .success(let login)):
+                finish(record, Result { () throws(ConnectorError) in
+                    try SnapshotBuilder.build(handle: handle, api: api, key: key, mdxToken: login)
+                })
+            case (.failure(let error), _), (_, .failure(let error)):
+                finish(record, .failure(error.naming(handle.instance)))
+            }
+        }
+        context.api.fetch(
+            instance: handle.instance, token: apiToken.value,
+            publicKeyPEM: key.publicKey.pem(.pkcs1), engine: engine
+        ) { result in
+            api = result
+            join()
+        }
+        mdxToken(for: handle, apiToken: apiToken) { result in
+            login = result
+            join()
+        }
+    }
+
+    /// The metadata exchange token: `--login-token` for AUTO_IAM instances when given, the API
+    /// token for static sources, else an alloydb.login-scoped token from the same source.
+    private func mdxToken(
+        for handle: InstanceHandle,
+        apiToken: AccessToken,
+        completion: @escaping (Result<AccessToken, ConnectorError>) -> Void
+    ) {
+        if handle.autoIAMAuthN, let fixed = context.configuration.loginToken {
+            completion(.success(AccessToken(value: fixed, expiry: nil)))
+        } else if context.source.isStatic {
+            completion(.success(apiToken))
+        } else {
+            loginTokens.token(
+                now: clock.now(), minimumValidity: RefreshTiming.snapshotTokenMinimumValidity,
+                engine: engine, completion: completion)
+        }
+    }
+
+    private func finish(_ record: Record, _ result: Result<InstanceSnapshot, ConnectorError>) {
+        let now = clock.now()
+        let action: RefreshState.Action
+        switch result {
+        case .success(let snapshot):
+            record.handle.publish(snapshot)
+            action = record.state.handle(.succeeded(expiration: snapshot.effectiveExpiration), now: now)
+        case .failure(let error):
+            action = record.state.handle(.failed(error), now: now)
+        }
+        let waiters = record.waiters
+        record.waiters = []
+        answer(action.answer, to: waiters, of: record)
+    }
+
+    private func shutDown() {
+        let leftovers = inbox.mutex.withLock { inbox in
+            defer { inbox.commands.removeAll() }
+            return inbox.commands
+        }
+        var waiting = leftovers.map { ($0.handle, $0.completion) }
+        for record in records.values {
+            waiting += record.waiters.map { (record.handle, $0) }
+            record.waiters = []
+        }
+        for (handle, completion) in waiting {
+            completion(.failure(ConnectorError(.closed, "the connector is stopped", instance: handle.instance.shortName)))
+        }
+        records.removeAll()
+    }
+}
