@@ -135,11 +135,12 @@ public final class TLSContext: @unchecked Sendable {
                 "SSL_CTX_check_private_key")
         }
 
-        // Release idle buffers (about 11 KiB per idle connection); allow partial writes and
-        // retries from a moved buffer so the engine can write from any caller's buffer; send
-        // exactly the configured chain, never one completed from the trust store.
-        let mode = SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE
-            | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_NO_AUTO_CHAIN
+        // Release idle buffers (about 11 KiB per idle connection); allow a retried write from
+        // a different buffer address; send exactly the configured chain, never one completed
+        // from the trust store. No partial writes: memory BIOs never push back, so one write
+        // call encrypts the whole buffer into as many records as it needs.
+        let mode = SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+            | SSL_MODE_NO_AUTO_CHAIN
         _ = COpenSSLShims_SSL_CTX_set_mode(ctx, Int(mode))
         _ = COpenSSLShims_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_OFF))
         _ = SSL_CTX_set_options(ctx, COpenSSLShims_SSL_OP_NO_TICKET())
