@@ -38,13 +38,15 @@ public struct RateLimiter: Sendable {
     }
 
     private mutating func replenish(now: Date) {
-        defer { last = now }
-        guard let last, interval > 0 else {
+        guard let previous = last, interval > 0 else {
             if interval == 0 { tokens = Double(burst) }
+            last = now
             return
         }
-        // A clock that steps backwards adds nothing rather than draining the bucket.
-        let elapsed = max(0, now.timeIntervalSince(last))
+        // A clock that steps backwards adds nothing, and the reference point never moves back,
+        // so stepping back and forth cannot mint tokens.
+        let elapsed = max(0, now.timeIntervalSince(previous))
         tokens = min(Double(burst), tokens + elapsed / interval)
+        last = max(previous, now)
     }
 }
