@@ -1,0 +1,75 @@
+/// A problem with the command line or the proxy's configuration: always the user's to fix.
+///
+/// Every configuration error ends the process with exit code 1 before anything is served; the
+/// `description` is the one line printed to stderr.
+public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// What kind of mistake was made; internal so that new kinds can be added freely.
+    enum Code: Equatable, Sendable {
+        case unknownFlag
+        case missingValue
+        case invalidValue
+        case invalidInstanceURI
+        case invalidQueryParameter
+        case conflictingOptions
+        case missingInstance
+        case unsupported
+    }
+
+    /// The kind of mistake.
+    let code: Code
+
+    /// The sentence shown to the user.
+    public let description: String
+
+    init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+
+    static func unknownFlag(_ flag: String) -> ConfigError {
+        ConfigError(.unknownFlag, "unknown flag: \(flag) (see --help)")
+    }
+
+    static func missingValue(_ flag: String) -> ConfigError {
+        ConfigError(.missingValue, "flag needs an argument: \(flag)")
+    }
+
+    static func invalidValue(_ flag: String, _ value: String, _ reason: String) -> ConfigError {
+        ConfigError(.invalidValue, "invalid argument \(quoted(value)) for \(flag): \(reason)")
+    }
+
+    static func invalidInstanceURI(_ uri: String) -> ConfigError {
+        ConfigError(.invalidInstanceURI, "could not parse instance uri: \(quoted(uri))")
+    }
+
+    static func conflicting(_ message: String) -> ConfigError {
+        ConfigError(.conflictingOptions, message)
+    }
+
+    /// Go's `%q` rendering, close enough for error texts: quotes, backslashes and control
+    /// characters are escaped so a hostile argument cannot forge extra log lines.
+    static func quoted(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\t": result += "\\t"
+            case "\r": result += "\\r"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    result += "\\x" + hex2(UInt8(scalar.value))
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return result + "\""
+    }
+
+    private static func hex2(_ byte: UInt8) -> String {
+        let digits = Array("0123456789abcdef")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+    }
+}

@@ -1,0 +1,124 @@
+import Connector
+
+/// Everything the command line configures: global flags plus one `InstanceArgument` per
+/// positional instance URI.
+///
+/// A plain value; produced by `CommandLineParser` and validated by `validate()`. The defaults
+/// are those of the reference proxy; the timeout flags are this proxy's own additions.
+public struct ProxyOptions: Equatable, Sendable {
+    /// Bind address for TCP listeners (`--address`, `-a`); must be an IP literal.
+    public var address = "127.0.0.1"
+    /// First TCP port (`--port`, `-p`); each instance without its own port takes the next one.
+    public var port = 5432
+    /// Directory for Unix sockets of all instances (`--unix-socket`, `-u`).
+    public var unixSocket: String?
+
+    /// Service-account or ADC JSON file (`--credentials-file`, `-c`).
+    public var credentialsFile: String?
+    /// The credential JSON itself (`--json-credentials`, `-j`); never logged.
+    public var jsonCredentials: String?
+    /// Static bearer token for the Admin API and MDX (`--token`, `-t`); never logged.
+    public var token: String?
+    /// Static bearer token for MDX only, used with IAM authn (`--login-token`); never logged.
+    public var loginToken: String?
+    /// Admin API base URL (`--alloydbadmin-api-endpoint`).
+    public var adminAPIEndpoint = "https://alloydb.googleapis.com"
+    /// PEM file of extra trust anchors for the Admin API (`--admin-api-ca-file`); for local
+    /// emulators with a private CA.
+    public var adminAPICAFile: String?
+
+    /// Send AUTO_IAM in the metadata exchange (`--auto-iam-authn`, `-i`).
+    public var autoIAMAuthN = false
+    /// Dial the instance's public IP (`--public-ip`).
+    public var publicIP = false
+    /// Dial the instance's PSC DNS name (`--psc`).
+    public var psc = false
+    /// Fetch connection info on demand instead of ahead of expiry (`--lazy-refresh`).
+    public var lazyRefresh = false
+
+    /// Cap on concurrently open client connections, 0 for none (`--max-connections`).
+    public var maxConnections: UInt64 = 0
+    /// Extra User-Agent tokens (`--user-agent`).
+    public var userAgent: String?
+
+    /// JSON log lines (`--structured-logs`, `-l`).
+    public var structuredLogs = false
+    /// Debug-level logging (`--debug-logs`).
+    public var debugLogs = false
+    /// Only errors are printed (`--quiet`).
+    public var quiet = false
+
+    /// Bound on a whole dial: connection info, TCP, TLS and MDX (`--dial-timeout`).
+    public var dialTimeout: Duration = .seconds(30)
+    /// Bound on the TLS handshake (`--handshake-timeout`).
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// Bound on the metadata exchange (`--metadata-exchange-timeout`).
+    public var metadataExchangeTimeout: Duration = .seconds(10)
+    /// After one direction has ended, how long the other may stay open; zero means no bound
+    /// (`--half-close-timeout`).
+    public var halfCloseTimeout: Duration = .zero
+
+    /// Print the usage text and exit (`--help`, `-h`).
+    public var help = false
+    /// Print the version and exit (`--version`, `-v`).
+    public var version = false
+
+    /// The instances to serve, in argument order.
+    public var instances: [InstanceArgument] = []
+
+    /// Long names of the flags that were given explicitly (defaults are not in here).
+    public var explicitlySet: Set<String> = []
+
+    public init() {}
+
+    /// Cross-flag checks of the reference proxy; run after every source has been applied.
+    ///
+    /// - Throws: `ConfigError` describing the first problem found.
+    public func validate() throws {
+        if help || version { return }
+        guard !instances.isEmpty else {
+            throw ConfigError(
+                .missingInstance,
+                "missing instance uri (e.g., projects/$PROJECT/locations/$LOCATION/clusters/"
+                    + "$CLUSTER/instances/$INSTANCE)"
+            )
+        }
+        if unixSocket != nil, explicitlySet.contains("address") || explicitlySet.contains("port") {
+            throw ConfigError.conflicting("cannot specify --unix-socket and --address or --port together")
+        }
+        guard IPAddressText.isLiteral(address) else {
+            throw ConfigError.invalidValue("--address", address, "not a valid IP address")
+        }
+        try validateCredentials()
+        guard adminAPIEndpoint.hasPrefix("https://") || adminAPIEndpoint.hasPrefix("http://") else {
+            throw ConfigError.invalidValue(
+                "--alloydbadmin-api-endpoint",
+                adminAPIEndpoint,
+                "must be an http:// or https:// URL"
+            )
+        }
+    }
+
+    private func validateCredentials() throws {
+        if token != nil && credentialsFile != nil {
+            throw ConfigError.conflicting("cannot specify --token and --credentials-file flags at the same time")
+        }
+        if jsonCredentials != nil && (token != nil || credentialsFile != nil) {
+            throw ConfigError.conflicting(
+                "cannot specify --json-credentials with --token or --credentials-file flags"
+            )
+        }
+    }
+
+    /// Whether instance `index` sends AUTO_IAM: its own query value when given, else the flag.
+    public func autoIAMAuthN(for instance: InstanceArgument) -> Bool {
+        instance.autoIAMAuthN ?? autoIAMAuthN
+    }
+
+    /// Which address of the instance to dial; PSC wins when both PSC and public IP are on.
+    public func ipType(for instance: InstanceArgument) -> IPType {
+        if instance.psc ?? psc { return .psc }
+        if instance.publicIP ?? publicIP { return .public }
+        return .private
+    }
+}

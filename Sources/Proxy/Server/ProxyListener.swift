@@ -1,0 +1,89 @@
+import EventLoop
+import Glibc
+
+/// One instance's listening socket (TCP or Unix) and the cleanup it needs.
+///
+/// Loop thread only. For Unix endpoints the directory is created (mode 0777) when absent, a
+/// stale socket file is replaced, the socket is made world-accessible (chmod 0777, best
+/// effort, like the reference) and the file is removed again by `close()`.
+final class ProxyListener {
+    let route: InstanceRoute
+    let endpoint: ListenerEndpoint
+    private let listener: Listener
+    /// The bound address (with the kernel's port for port 0).
+    let boundAddress: String
+
+    /// Binds and starts accepting; `onAccept` receives each connection.
+    ///
+    /// - Throws: `ProxyStartError` naming the instance.
+    init(
+        route: InstanceRoute,
+        endpoint: ListenerEndpoint,
+        loop: EventLoop,
+        onAccept: @escaping (Socket) -> Void,
+        onError: @escaping (SyscallError) -> Void
+    ) throws {
+        self.route = route
+        self.endpoint = endpoint
+        let socket: Socket
+        do {
+            switch endpoint {
+            case .tcp(let host, let port):
+                socket = try Socket.listen(on: SocketAddress(ip: host, port: port))
+            case .unix(let directory):
+                try Self.prepareDirectory(directory)
+                let path = endpoint.socketPath ?? directory
+                try Self.removeStaleSocket(path)
+                socket = try Socket.listen(on: SocketAddress(unixPath: path))
+                // Best effort, as in the reference: clients of other users must be able to connect.
+                _ = chmod(path, 0o777)
+            }
+            listener = try Listener(socket: socket, loop: loop, onAccept: onAccept, onError: onError)
+        } catch {
+            throw ProxyStartError(instance: route.shortName, reason: "\(error)")
+        }
+        boundAddress = socket.localAddress.map { "\($0)" } ?? endpoint.description
+    }
+
+    /// Stops accepting and closes the socket; removes a Unix socket file. Idempotent.
+    func close() {
+        listener.close()
+        if let path = endpoint.socketPath {
+            _ = unlink(path)
+        }
+    }
+
+    /// `mkdir` with mode 0777 when absent; the parent must exist.
+    private static func prepareDirectory(_ directory: String) throws {
+        if mkdir(directory, 0o777) == 0 {
+            // The umask narrowed the mode; widen it as the reference does.
+            _ = chmod(directory, 0o777)
+            return
+        }
+        let code = errno
+        guard code == EEXIST else {
+            throw SyscallError(errno: code, call: "mkdir(\(directory))")
+        }
+    }
+
+    /// A socket file left by an earlier run would make bind fail with EADDRINUSE.
+    private static func removeStaleSocket(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else {
+            throw SyscallError(errno: EEXIST, call: "bind(\(path)): not a socket")
+        }
+        _ = unlink(path)
+    }
+}
+
+/// A listener could not be created; the proxy exits 1 with
+/// `[P.R.C.I] Unable to mount socket: <reason>`.
+public struct ProxyStartError: Error, CustomStringConvertible, Sendable {
+    public let instance: String
+    public let reason: String
+
+    public var description: String {
+        "[\(instance)] Unable to mount socket: \(reason)"
+    }
+}
