@@ -50,3 +50,27 @@ int COpenSSLShims_GENERAL_NAME_get_string(const GENERAL_NAME *name, int *type,
         return 0;
     }
 }
+
+/* The message callback behind COpenSSLShims_SSL_count_key_updates. */
+static void COpenSSLShims_key_update_callback(int write_p, int version, int content_type,
+                                              const void *buf, size_t len, SSL *ssl,
+                                              void *arg) {
+    COpenSSLShims_KeyUpdateCounts *counts = arg;
+    const unsigned char *message = buf;
+
+    (void)version;
+    (void)ssl;
+    if (content_type != SSL3_RT_HANDSHAKE || len < 1 || message[0] != SSL3_MT_KEY_UPDATE) {
+        return;
+    }
+    if (write_p) {
+        counts->sent += 1;
+    } else {
+        counts->received += 1;
+    }
+}
+
+void COpenSSLShims_SSL_count_key_updates(SSL *ssl, COpenSSLShims_KeyUpdateCounts *counts) {
+    SSL_set_msg_callback_arg(ssl, counts);
+    SSL_set_msg_callback(ssl, COpenSSLShims_key_update_callback);
+}

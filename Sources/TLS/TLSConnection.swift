@@ -11,7 +11,9 @@ import COpenSSLShims
 ///    network. Do this after every call, reads included: reading may answer a KeyUpdate or
 ///    send an alert.
 ///
-/// Post-handshake messages (KeyUpdate, NewSessionTicket) are handled inside `read`/`write`.
+/// Post-handshake messages (KeyUpdate, NewSessionTicket) are handled inside `read`/`write`;
+/// a KeyUpdate that requests an answer is answered during the `read` that receives it, so a
+/// side that only reads still keeps its keys in step with the peer.
 /// Ciphertext is held in two OpenSSL memory BIOs owned by the `SSL`; they are touched only by
 /// the ciphertext methods, so another BIO over the caller's own buffers can replace them
 /// without changing this API.
@@ -40,6 +42,9 @@ public final class TLSConnection {
 
     /// True after `receiveEndOfStream()`.
     private var inboundEnded = false
+
+    /// KeyUpdate counters written by OpenSSL's message callback; freed in deinit after `ssl`.
+    private let keyUpdateCounts: UnsafeMutablePointer<COpenSSLShims_KeyUpdateCounts>
 
     /// A sticky final state.
     fileprivate enum Terminal {
@@ -74,6 +79,9 @@ public final class TLSConnection {
         self.outbound = outbound
         self.context = context
         self.role = role
+        keyUpdateCounts = .allocate(capacity: 1)
+        keyUpdateCounts.initialize(to: COpenSSLShims_KeyUpdateCounts(sent: 0, received: 0))
+        COpenSSLShims_SSL_count_key_updates(ssl, keyUpdateCounts)
 
         switch role {
         case .server:
@@ -86,6 +94,7 @@ public final class TLSConnection {
 
     deinit {
         SSL_free(ssl)
+        keyUpdateCounts.deallocate()
     }
 
     // MARK: Ciphertext in and out
@@ -162,15 +171,20 @@ public final class TLSConnection {
         OpenSSLErrorQueue.clear()
         let established = isHandshakeComplete
         var count = 0
+        let result: TLSReadResult
         if SSL_read_ex(ssl, base, buffer.count, &count) == 1 {
-            return .bytes(count)
+            result = .bytes(count)
+        } else {
+            // Classify before anything else: SSL_get_error reflects only the latest call.
+            switch outcome(0, "SSL_read_ex", established: established) {
+            case .wantMore: result = .wantMore
+            case .closeNotify: result = .closed
+            case .endOfStream: return .endOfStream
+            case .failed(let error): return .failed(error)
+            }
         }
-        switch outcome(0, "SSL_read_ex", established: established) {
-        case .wantMore: return .wantMore
-        case .closeNotify: return .closed
-        case .endOfStream: return .endOfStream
-        case .failed(let error): return .failed(error)
-        }
+        if let failure = answerKeyUpdate() { return .failed(failure) }
+        return result
     }
 
     /// Encrypts plaintext from `bytes` and returns how many bytes were consumed (with memory
@@ -232,6 +246,16 @@ public final class TLSConnection {
 
     // MARK: Negotiated parameters
 
+    /// KeyUpdate messages this side has sent (requested or in answer to the peer's request).
+    public var keyUpdatesSent: Int {
+        Int(keyUpdateCounts.pointee.sent)
+    }
+
+    /// KeyUpdate messages received from the peer.
+    public var keyUpdatesReceived: Int {
+        Int(keyUpdateCounts.pointee.received)
+    }
+
     /// The negotiated protocol, e.g. "TLSv1.3" (meaningful after the handshake).
     public var negotiatedVersion: String {
         String(cString: SSL_get_version(ssl))
@@ -274,6 +298,29 @@ public final class TLSConnection {
 
     // MARK: Internals
 
+    /// Sends the KeyUpdate the peer asked for, now.
+    ///
+    /// OpenSSL records a received update_requested but only answers on the next write; a side
+    /// that only reads (a download) would never answer, and the peer would keep using the old
+    /// keys for what it receives. Re-requesting a not-requested update reuses the same pending
+    /// slot, so exactly one KeyUpdate goes out. Returns an error only if sending failed.
+    private func answerKeyUpdate() -> TLSError? {
+        guard SSL_get_key_update_type(ssl) != SSL_KEY_UPDATE_NONE, isHandshakeComplete else {
+            return nil
+        }
+        OpenSSLErrorQueue.clear()
+        guard SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) == 1 else {
+            OpenSSLErrorQueue.clear()
+            return nil
+        }
+        let status = SSL_do_handshake(ssl)
+        guard status != 1, case .failed(let error) = outcome(status, "SSL_do_handshake",
+                                                              established: true) else {
+            return nil
+        }
+        return error
+    }
+
     /// Configures the server-name checks of a client connection.
     private func expect(_ identity: ServerIdentity) throws {
         let name = identity.verificationName
@@ -294,7 +341,8 @@ public final class TLSConnection {
                 throw OpenSSLErrorQueue.error(.invalidArgument("\"\(name)\" is not a DNS name"),
                                               operation)
             }
-            X509_VERIFY_PARAM_set_hostflags(parameters, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
+            let flags = UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS)
+            X509_VERIFY_PARAM_set_hostflags(parameters, flags)
         }
     }
 

@@ -94,7 +94,8 @@ public final class TLSContext: @unchecked Sendable {
                 throw OpenSSLErrorQueue.error(.internal, "SSL_CTX_add_client_CA")
             }
         }
-        let mode = SSL_VERIFY_PEER | (requireClientCertificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0)
+        let required = requireClientCertificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0
+        let mode = SSL_VERIFY_PEER | required
         SSL_CTX_set_verify(context.pointer, mode, nil)
         return context
     }

@@ -33,7 +33,8 @@ enum TLSErrorClassifier {
     ) -> Classification {
         let details = codes.map(OpenSSLErrorQueue.reasonText)
         let sslReasons = Set(codes.compactMap { code -> Int32? in
-            COpenSSLShims_ERR_GET_LIB(code) == ERR_LIB_SSL ? COpenSSLShims_ERR_GET_REASON(code) : nil
+            guard COpenSSLShims_ERR_GET_LIB(code) == ERR_LIB_SSL else { return nil }
+            return COpenSSLShims_ERR_GET_REASON(code)
         })
         func failure(_ code: TLSError.Code) -> Classification {
             .failed(TLSError(code, operation: operation, details: details))

@@ -26,7 +26,9 @@ final class ConnectionPair {
         while source.pendingCiphertextCount > 0 {
             let count = scratch.withUnsafeMutableBytes { source.sendCiphertext(into: $0) }
             if count == 0 { break }
-            scratch.withUnsafeBytes { destination.receiveCiphertext(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            scratch.withUnsafeBytes {
+                destination.receiveCiphertext(UnsafeRawBufferPointer(rebasing: $0[..<count]))
+            }
             total += count
         }
         return total

@@ -148,4 +148,16 @@ int COpenSSLShims_add_extension(X509 *issuer, X509 *subject, int nid, const char
 int COpenSSLShims_GENERAL_NAME_get_string(const GENERAL_NAME *name, int *type,
                                           const unsigned char **data, int *length);
 
+/* Counts of TLS 1.3 KeyUpdate messages seen on one connection. */
+typedef struct COpenSSLShims_KeyUpdateCounts {
+    uint64_t sent;
+    uint64_t received;
+} COpenSSLShims_KeyUpdateCounts;
+
+/*
+ * Installs a message callback on ssl that counts KeyUpdate messages into *counts, which must
+ * stay valid until ssl is freed. Cost: one small call per record header and message.
+ */
+void COpenSSLShims_SSL_count_key_updates(SSL *ssl, COpenSSLShims_KeyUpdateCounts *counts);
+
 #endif /* COPENSSL_SHIMS_H */
