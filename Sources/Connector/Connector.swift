@@ -29,6 +29,9 @@ public final class Connector: Sendable {
         let mutex = Mutex(Inbox())
     }
 
+    /// The refresh thread's name (visible in debuggers and `top -H`).
+    static let threadName = "alloydb-refresh"
+
     /// The effective configuration (read-only).
     public let configuration: ConnectorConfiguration
     /// Any thread, under the mutex: commands for the refresh thread and the stop flag.
@@ -56,7 +59,7 @@ public final class Connector: Sendable {
             RefreshWorker(context: context, engine: engine, inbox: inbox).run()
             exited.signal()
         }
-        thread.name = "alloydb-refresh"
+        thread.name = Self.threadName
         thread.start()
     }
 
@@ -94,7 +97,7 @@ public final class Connector: Sendable {
 
     /// Stops the refresh thread: waiting requests fail with `.closed`, transfers in flight are
     /// abandoned, later requests fail at once. Blocks until the thread has exited (normally
-    /// milliseconds). Idempotent; any thread except the refresh thread.
+    /// milliseconds). Idempotent; any thread (from the refresh thread it does not wait).
     public func stop() {
         let first = inbox.mutex.withLock { inbox in
             defer { inbox.stopped = true }
@@ -102,6 +105,9 @@ public final class Connector: Sendable {
         }
         guard first else { return }
         engine.wakeup()
+        // Called from the refresh thread itself (e.g. the last reference dropped inside a
+        // completion): the loop exits once this returns, so waiting here would deadlock.
+        guard Thread.current.name != Self.threadName else { return }
         exited.wait()
     }
 
