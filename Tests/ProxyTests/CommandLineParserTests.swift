@@ -73,7 +73,8 @@ final class CommandLineParserTests: XCTestCase {
             (["-t", "a", "-c", "b", uri], "--token and --credentials-file"),
             (["-j", "{}", "-t", "a", uri], "--json-credentials"),
             ([], "missing instance uri"),
-            (["projects/p/locations/r/clusters/c"], "could not parse instance uri: \"projects/p/locations/r/clusters/c\""),
+            (["projects/p/locations/r/clusters/c"],
+             "could not parse instance uri: \"projects/p/locations/r/clusters/c\""),
             (["projects/p/locations/r:x/clusters/c/instances/i"], "could not parse instance uri"),
         ]
         for (arguments, expected) in cases {

@@ -9,12 +9,17 @@ final class ListenerPlanTests: XCTestCase {
         try ListenerPlan.endpoints(for: CommandLineParser.parse(arguments))
     }
 
+    private func local(_ port: Int) -> ListenerEndpoint {
+        .tcp(host: "127.0.0.1", port: port)
+    }
+
     func testPortCounterSkipsInstancesWithTheirOwnPort() throws {
         let cases: [([String], [ListenerEndpoint])] = [
-            ([base + "a", base + "b"], [.tcp(host: "127.0.0.1", port: 5432), .tcp(host: "127.0.0.1", port: 5433)]),
-            (["--port", "5000", base + "a", base + "b"], [.tcp(host: "127.0.0.1", port: 5000), .tcp(host: "127.0.0.1", port: 5001)]),
-            (["-p", "5000", base + "a?port=6000", base + "b"], [.tcp(host: "127.0.0.1", port: 6000), .tcp(host: "127.0.0.1", port: 5000)]),
-            (["-a", "::1", base + "a", base + "b?address=127.0.0.81"], [.tcp(host: "::1", port: 5432), .tcp(host: "127.0.0.81", port: 5433)]),
+            ([base + "a", base + "b"], [local(5432), local(5433)]),
+            (["--port", "5000", base + "a", base + "b"], [local(5000), local(5001)]),
+            (["-p", "5000", base + "a?port=6000", base + "b"], [local(6000), local(5000)]),
+            (["-a", "::1", base + "a", base + "b?address=127.0.0.81"],
+             [.tcp(host: "::1", port: 5432), .tcp(host: "127.0.0.81", port: 5433)]),
         ]
         for (arguments, expected) in cases {
             XCTAssertEqual(try plan(arguments), expected, "\(arguments)")

@@ -34,7 +34,9 @@ final class LoggingTests: XCTestCase {
         let logger = ProxyLogger(structured: true, debug: true, sink: capture.sink, clock: clock)
         logger.debug("tunnel \"1\" closed")
         let line = try XCTUnwrap(capture.all.first?.0)
-        XCTAssertEqual(line, #"{"severity":"DEBUG","message":"tunnel \"1\" closed","timestamp":"2024-05-01T12:34:56.789Z"}"# + "\n")
+        let expected = #"{"severity":"DEBUG","message":"tunnel \"1\" closed","#
+            + #""timestamp":"2024-05-01T12:34:56.789Z"}"# + "\n"
+        XCTAssertEqual(line, expected)
         let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
         XCTAssertEqual(object?["message"], "tunnel \"1\" closed")
     }
