@@ -9,8 +9,8 @@ import TLS
 /// Phases (each moves only forward):
 ///
 ///     handshaking ─> exchangingMetadata ─> connectingBackend ─> relaying ─> closed
-///          │                 │  (error reply) ─> draining ─> closed
-///          └─────────────────┴──────── any failure ─────────> closed
+///          │                 ├─ (error reply) ─> draining ─> closed
+///          └─────────────────┴─ any failure ─> closed
 ///
 /// Relay: plaintext from TLS goes to `toBackend`, backend bytes go to `toClient` and through
 /// TLS into `ciphertextOut`. A side is read only while the buffer it fills has room (and, for
@@ -66,6 +66,9 @@ final class Tunnel {
     /// OpenSSL may hold received ciphertext not yet decrypted.
     private var tlsHoldsInput = false
     private var clientDataEnded = false
+    /// The client's transport ended without close_notify: OpenSSL has failed the session (and
+    /// queued an alert we drop), so nothing more can be sent to the client.
+    private var clientTruncated = false
     private var backendDataEnded = false
     private var backendWriteShut = false
     private var closeNotifyQueued = false
@@ -196,6 +199,10 @@ final class Tunnel {
         if phase == .relaying && clientDataEnded && backendDataEnded && clientWriteShut
             && backendWriteShut
         {
+            close()
+            return
+        }
+        if phase == .relaying && clientTruncated && backendWriteShut {
             close()
             return
         }
@@ -371,8 +378,12 @@ final class Tunnel {
             case .wantMore:
                 tlsHoldsInput = false
                 return
-            case .closed, .endOfStream:
+            case .closed:
                 clientDataEnded = true
+                tlsHoldsInput = false
+            case .endOfStream:
+                clientDataEnded = true
+                clientTruncated = true
                 tlsHoldsInput = false
             case .failed(let error):
                 throw error
@@ -413,6 +424,12 @@ final class Tunnel {
 
     /// Moves pending ciphertext to the client socket; after close_notify is out, sends FIN.
     private func flushClient() throws {
+        if clientTruncated {
+            var discard = [UInt8](repeating: 0, count: 4096)
+            while discard.withUnsafeMutableBytes({ tls.sendCiphertext(into: $0) }) > 0 {}
+            ciphertextOut.clear()
+            return
+        }
         while true {
             _ = ciphertextOut.compactIfWorthwhile()
             if tls.pendingCiphertextCount > 0 && ciphertextOut.writableBytes > 0 {
@@ -467,11 +484,12 @@ final class Tunnel {
                 ("reason", .string(reason)),
             ])
         }
-        close()
+        close(reason: reason)
     }
 
-    /// Closes both sides and records `tunnel-closed` (after a successful MDX). Idempotent.
-    func close() {
+    /// Closes both sides and records `tunnel-closed` (after a successful MDX) with the failure
+    /// `reason`, if any. Idempotent.
+    func close(reason: String? = nil) {
         guard phase != .closed else { return }
         let relayed = mdxLogged
         phase = .closed
@@ -485,12 +503,14 @@ final class Tunnel {
         backend?.close()
         localBackend?.close()
         if relayed {
-            environment.events.record([
+            var fields: [(String, JSONValue)] = [
                 ("event", "tunnel-closed"),
                 ("instance", .string(environment.instance.uri)),
                 ("bytesIn", .number(Double(bytesIn))),
                 ("bytesOut", .number(Double(bytesOut))),
-            ])
+            ]
+            if let reason { fields.append(("error", .string(reason))) }
+            environment.events.record(fields)
         }
         environment.onClose(self)
     }

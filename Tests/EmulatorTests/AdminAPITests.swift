@@ -126,21 +126,25 @@ final class AdminAPITests: XCTestCase {
         XCTAssertEqual(lines.last?["status"]?.numberValue, 401)
     }
 
+    private func document(_ name: String) throws -> JSONValue {
+        try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.directory + "/" + name))))
+    }
+
     func testStateFilesArePrivateAndReadinessIsComplete() throws {
         for name in ["service-account.json", "authorized-user.json", "emulator.json"] {
             let attributes = try FileManager.default.attributesOfItem(atPath: fixture.directory + "/" + name)
             XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600, name)
         }
-        let ready = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.directory + "/emulator.json"))))
+        let ready = try document("emulator.json")
         XCTAssertEqual(ready["apiEndpoint"]?.stringValue, fixture.api)
         XCTAssertEqual(ready["instances"]?.arrayValue?.first?["uri"]?.stringValue, EmulatorFixture.instanceURI)
-        let account = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.directory + "/service-account.json"))))
+        let account = try document("service-account.json")
         XCTAssertEqual(account["token_uri"]?.stringValue, fixture.api + "/token")
         XCTAssertNoThrow(try PrivateKey(pem: account["private_key"]?.stringValue ?? ""))
     }
 
     func testRefreshTokenGrantFromAuthorizedUserFile() throws {
-        let user = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.directory + "/authorized-user.json"))))
+        let user = try document("authorized-user.json")
         let form = ["refresh_token", "client_id", "client_secret"].map {
             "\($0)=\(FormCoding.formEncode(user[$0]?.stringValue ?? ""))"
         }.joined(separator: "&")

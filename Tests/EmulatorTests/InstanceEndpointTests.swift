@@ -13,7 +13,7 @@ final class TLSTestClient {
         tls = try TLSConnection(context: context, role: .client(.ipAddress(host)))
     }
 
-    private func flush() throws {
+    func flush() throws {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while tls.pendingCiphertextCount > 0 {
             let count = buffer.withUnsafeMutableBytes { tls.sendCiphertext(into: $0) }
@@ -62,10 +62,12 @@ final class TLSTestClient {
             let result = buffer.withUnsafeMutableBytes {
                 tls.read(into: UnsafeMutableRawBufferPointer(rebasing: $0.prefix(count - out.count)))
             }
-            try flush()
             switch result {
-            case .bytes(let n): out += buffer[0..<n]
+            case .bytes(let n):
+                out += buffer[0..<n]
+                try flush()
             case .wantMore:
+                try flush()
                 guard !inputEnded else { return out }
                 try receive()
             case .closed, .endOfStream: return out
@@ -126,9 +128,7 @@ final class InstanceEndpointTests: XCTestCase {
 
         // Half-close: close_notify from us comes back as the echo's end of stream.
         client.tls.shutdown()
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        let count = buffer.withUnsafeMutableBytes { client.tls.sendCiphertext(into: $0) }
-        try client.socket.send(Array(buffer[0..<count]))
+        try client.flush()
         XCTAssertEqual(try client.read(count: 1), [])
 
         let events = try waitForEvent("tunnel-closed")
