@@ -14,7 +14,7 @@ final class ChildProcess {
 
     /// Starts `executable` with `arguments`, output appended to `logPath`.
     init(name: String, executable: String, arguments: [String], logPath: String,
-         workingDirectory: String? = nil) throws {
+         workingDirectory: String? = nil, environment: [String: String] = [:]) throws {
         guard FileManager.default.isExecutableFile(atPath: executable) else {
             throw SetupError("\(name): \(executable) is not an executable file")
         }
@@ -30,6 +30,9 @@ final class ChildProcess {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         if let workingDirectory {
             process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory)
         }
@@ -68,6 +71,18 @@ final class ChildProcess {
             kill(pid, SIGKILL)
             process.waitUntilExit()
         }
+    }
+
+    /// Sends SIGINT (perf prints its counts on it) and waits up to three seconds for the exit,
+    /// then stops the process the hard way.
+    func interrupt() {
+        guard process.isRunning else { return }
+        kill(pid, SIGINT)
+        let deadline = Date().addingTimeInterval(3)
+        while process.isRunning && Date() < deadline {
+            usleep(10_000)
+        }
+        stop()
     }
 
     /// Waits until `condition` holds, polling every 20 ms for at most `seconds`; fails early,

@@ -15,7 +15,7 @@ final class ClientConnection: IOHandler {
     enum Job {
         /// Send this many pattern bytes, half-close, wait for the far side to close.
         case upload(Int)
-        /// Receive this many bytes, checking them against the pattern, then close.
+        /// Send one byte, receive this many, checking them against the pattern, then close.
         case download(Int)
         /// This many 64-byte round trips through an echo, each checked; then close.
         case ping(Int)
@@ -85,7 +85,13 @@ final class ClientConnection: IOHandler {
         connected = true
         switch job {
         case .upload: try writeMore()
-        case .download: setInterest(.readable)
+        case .download:
+            // Relays that dial only once the client speaks (like PostgreSQL clients always do)
+            // need a first byte; every source ignores what it reads.
+            var request: UInt8 = 0x47
+            _ = try withUnsafeBytes(of: &request) { try socket.write($0) }
+            sent = 1
+            setInterest(.readable)
         case .ping, .hold: try sendPing()
         }
     }

@@ -70,7 +70,9 @@ struct PathLauncher {
             let binary = try Self.find("nginx")
             let config = "\(path)/nginx.conf"
             let module = "/usr/lib/nginx/modules/ngx_stream_module.so"
-            let text = PeerConfigs.nginx(routes: routes, directory: path, maxConnections: maxTunnels + 100,
+            // nginx counts both legs of a tunnel against worker_connections.
+            let text = PeerConfigs.nginx(routes: routes, directory: path,
+                                         maxConnections: min(2 * maxTunnels + 100, 19_500),
                                          streamModule: FileManager.default.fileExists(atPath: module) ? module : nil)
             try write(text, config)
             process = try ChildProcess(name: "nginx", executable: binary,
@@ -123,8 +125,10 @@ struct PathLauncher {
         var arguments = ["--port", String(base), "--alloydbadmin-api-endpoint", endpoint,
                          "--credentials-file", state.appendingPathComponent("service-account.json").path]
         arguments += BackendMode.allCases.map(Self.instanceURI)
+        // The proxy dials instances on 5433 unless its test override names another port.
+        let environment = instancePort == 5433 ? [:] : ["ALLOYDB_PROXY_TEST_INSTANCE_PORT": String(instancePort)]
         let proxy = try ChildProcess(name: "alloydb-auth-proxy", executable: proxyBinary, arguments: arguments,
-                                     logPath: "\(directory.path)/proxy.log")
+                                     logPath: "\(directory.path)/proxy.log", environment: environment)
         var ports: [BackendMode: Int] = [:]
         for (offset, mode) in BackendMode.allCases.enumerated() { ports[mode] = base + offset }
         try proxy.wait(seconds: 30, for: "listening on ports \(base)-\(base + 2)") {

@@ -150,17 +150,20 @@ final class PathSuite {
     private func bulk(_ result: inout ScenarioResult, _ endpoint: RelayEndpoint, upload: Bool,
                       connections: Int) throws {
         let before = try endpoint.pid.map(ProcessProbe.sample)
+        let counter = endpoint.pid.flatMap { SyscallCounter(pid: $0, directory: directory) }
         let bulk = generator.bulk(port: endpoint.port(upload ? .sink : .source), upload: upload,
                                   totalBytes: options.sizes.bulkBytes, connections: connections)
+        let syscalls = counter?.finish()
         result.failure = bulk.failure
         result.verified = bulk.verified
         guard bulk.bytes > 0, bulk.seconds > 0 else { return }
+        let mebibytes = Double(bulk.bytes) / 1_048_576
+        if let syscalls { result.metrics[Metric.syscallsPerMiB] = Double(syscalls) / mebibytes }
         result.metrics[Metric.throughput] = Double(bulk.bytes) / bulk.seconds / 1e6
         if let pid = endpoint.pid, let before {
             let after = try ProcessProbe.sample(pid)
             result.metrics[Metric.cpuPerGB] = (after.cpuSeconds - before.cpuSeconds) / (Double(bulk.bytes) / 1e9)
-            result.metrics[Metric.syscallsPerMiB] =
-                Double(after.syscalls - before.syscalls) / (Double(bulk.bytes) / 1_048_576)
+            result.metrics[Metric.readWritePerMiB] = Double(after.syscalls - before.syscalls) / mebibytes
         }
     }
 

@@ -9,6 +9,7 @@ struct Metric: Hashable, Codable, Sendable {
     static let throughput = Metric(name: "MB/s", higherIsBetter: true, compared: true)
     static let cpuPerGB = Metric(name: "CPU s/GB", higherIsBetter: false, compared: true)
     static let syscallsPerMiB = Metric(name: "syscalls/MiB", higherIsBetter: false, compared: true)
+    static let readWritePerMiB = Metric(name: "syscr+w/MiB", higherIsBetter: false, compared: true)
     static let p50 = Metric(name: "p50 us", higherIsBetter: false, compared: true)
     static let p99 = Metric(name: "p99 us", higherIsBetter: false, compared: true)
     static let addedP50 = Metric(name: "added p50 us", higherIsBetter: false, compared: true)
@@ -24,7 +25,7 @@ struct Metric: Hashable, Codable, Sendable {
     /// The columns shown for each scenario, in order.
     static func columns(for scenario: ScenarioKind) -> [Metric] {
         switch scenario {
-        case .upload1, .download1, .upload16, .download16: [throughput, cpuPerGB, syscallsPerMiB]
+        case .upload1, .download1, .upload16, .download16: [throughput, cpuPerGB, syscallsPerMiB, readWritePerMiB]
         case .roundTrip: [p50, addedP50, p99, roundTrips]
         case .connect: [connectionsPerSecond, cpuPerConnection, connections]
         case .idle: [tunnels, rssPerTunnel, rssTotal, descriptorsPerTunnel]
