@@ -41,6 +41,7 @@ final class ChildProcess {
         } catch {
             throw SetupError("\(name): could not start \(executable): \(error)")
         }
+        ChildRegistry.add(process.processIdentifier)
     }
 
     deinit {
@@ -61,6 +62,7 @@ final class ChildProcess {
 
     /// Terminates the process (SIGTERM, then SIGKILL after three seconds). Idempotent.
     func stop() {
+        defer { ChildRegistry.remove(pid) }
         guard process.isRunning else { return }
         kill(pid, SIGTERM)
         let deadline = Date().addingTimeInterval(3)

@@ -8,6 +8,7 @@ import Glibc
 /// Exit status: 0 on success, 1 when the run could not be set up, 2 for bad flags.
 
 signal(SIGPIPE, SIG_IGN)
+ChildRegistry.installSignalHandlers()
 
 let options: BenchOptions
 do {
