@@ -63,8 +63,10 @@ struct BenchOptions {
           --quick              small sizes (64 MiB bulk, 200 round trips, 200 connections,
                                500 idle tunnels); finishes in about a minute
           --json PATH          also write the results as JSON to PATH
-          --paths LIST         comma-separated subset of: \(PathKind.allCases.map(\.rawValue).joined(separator: ","))
-          --scenarios LIST     comma-separated subset of: \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ","))
+          --paths LIST         comma-separated subset of:
+                               \(PathKind.allCases.map(\.rawValue).joined(separator: ","))
+          --scenarios LIST     comma-separated subset of:
+                               \(ScenarioKind.allCases.map(\.rawValue).joined(separator: ","))
           --bulk-mib N         bytes per bulk scenario, in MiB
           --round-trips N      64-byte round trips to time
           --connections N      new connections to open (16 at a time)

@@ -89,8 +89,9 @@ struct PathLauncher {
         try process.wait(seconds: 15, for: "listening") {
             routes.allSatisfy { PortProbe.accepts(port: $0.listenPort) }
         }
-        return RelayEndpoint(kind: kind, ports: Dictionary(uniqueKeysWithValues: routes.map { ($0.mode, $0.listenPort) }),
-                             process: process, backendDescriptorsPerTunnel: 1, backendPid: terminatorPid)
+        let ports = Dictionary(uniqueKeysWithValues: routes.map { ($0.mode, $0.listenPort) })
+        return RelayEndpoint(kind: kind, ports: ports, process: process, backendDescriptorsPerTunnel: 1,
+                             backendPid: terminatorPid)
     }
 
     /// Starts the emulator (three instances: sink, source, echo) if needed, then the proxy
@@ -104,7 +105,8 @@ struct PathLauncher {
             var arguments = ["serve", "--state-dir", state.path, "--api-port", "0",
                              "--instance-port", String(instancePort)]
             for mode in BackendMode.allCases {
-                arguments += ["--instance", "\(Self.instanceURI(mode))=\(Self.instanceIP(mode)),backend=\(mode.rawValue)"]
+                let spec = "\(Self.instanceURI(mode))=\(Self.instanceIP(mode)),backend=\(mode.rawValue)"
+                arguments += ["--instance", spec]
             }
             let started = try ChildProcess(name: "alloydb-emulator", executable: emulatorBinary,
                                            arguments: arguments, logPath: "\(directory.path)/emulator.log")
