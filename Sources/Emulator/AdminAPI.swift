@@ -18,6 +18,7 @@ public struct AdminAPI: Sendable {
     private let authorities: [String: ClusterAuthority]
     private let tokens: TokenStore
     private let faults: FaultSwitches
+    private let events: EventLog?
     private let clock: @Sendable () -> Date
 
     public init(
@@ -25,12 +26,14 @@ public struct AdminAPI: Sendable {
         authorities: [String: ClusterAuthority],
         tokens: TokenStore,
         faults: FaultSwitches,
+        events: EventLog? = nil,
         clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.instances = Dictionary(instances.map { ($0.spec.uri, $0) }, uniquingKeysWith: { a, _ in a })
         self.authorities = authorities
         self.tokens = tokens
         self.faults = faults
+        self.events = events
         self.clock = clock
     }
 
@@ -120,6 +123,11 @@ public struct AdminAPI: Sendable {
         do {
             let issued = try authority.issueClientCertificate(
                 publicKey: publicKey, lifetime: faults.certificateLifetime, now: clock())
+            // Tests match the serials presented on tunnels against the ones issued here.
+            events?.record([
+                ("event", "certificate"), ("cluster", .string(clusterName)),
+                ("serial", .string(issued.chain[0].serialNumberHex)),
+            ])
             return .json(
                 200,
                 .object([

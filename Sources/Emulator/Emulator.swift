@@ -62,7 +62,7 @@ public final class Emulator: Sendable {
             APIRouter.Routes(
                 admin: AdminAPI(
                     instances: instances, authorities: authorities, tokens: tokens,
-                    faults: faults, clock: clock),
+                    faults: faults, events: events, clock: clock),
                 token: TokenEndpoint(
                     credentials: credentials, tokens: tokens, events: events, clock: clock),
                 faults: faults,

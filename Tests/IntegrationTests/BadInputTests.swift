@@ -21,7 +21,7 @@ final class BadInputTests: XCTestCase {
     private func expectStartupFailure(_ arguments: [String]) throws -> String {
         let proxy = try ProxyProcess(arguments: arguments, in: dir)
         XCTAssertTrue(proxy.child.waitForExit(timeout: 20), "the proxy kept running")
-        XCTAssertEqual(proxy.child.process.terminationStatus, 1, proxy.child.output)
+        XCTAssertEqual(proxy.child.terminationStatus, 1, proxy.child.output)
         return proxy.child.output
     }
 

@@ -33,7 +33,7 @@ final class EndToEndTests: XCTestCase {
     }
 
     override func tearDown() {
-        if let proxy, testRun?.hasSucceeded == false {
+        if let proxy, (testRun?.totalFailureCount ?? 0) > 0 {
             print("--- proxy output ---\n\(proxy.child.output)")
             print("--- emulator output ---\n\(emulator?.child.output ?? "")")
         }

@@ -3,34 +3,85 @@ import Foundation
 /// A process started by a test, with its output captured to a file so that a failing test can
 /// show what the process said.
 ///
-/// Not thread-safe: one test owns it. `stop()` (or deinit) terminates the process; the test
-/// never leaks a child into the next test.
+/// Started with posix_spawn and reaped with waitpid by this type alone: Foundation's `Process`
+/// relies on a SIGCHLD watcher that has been seen to miss exits, which hangs a test forever.
+/// Not thread-safe: one test owns it. `stop()` (or deinit) ends the process, so a test never
+/// leaks a child into the next one.
 final class ChildProcess {
     let name: String
-    let process = Process()
+    let pid: pid_t
     let logURL: URL
+    private var exitStatus: Int32?
 
-    /// Starts `executable` with `arguments`; stdout and stderr both go to `logURL`.
-    init(
+    /// Starts `executable` with `arguments`; stdout and stderr go to `<logDirectory>/<name>.log`.
+    convenience init(
         name: String,
         executable: URL,
         arguments: [String],
         environment: [String: String]? = nil,
         logDirectory: URL
     ) throws {
+        let log = logDirectory.appendingPathComponent("\(name).log")
+        try self.init(
+            name: name,
+            path: executable.path,
+            arguments: arguments,
+            environment: environment ?? [:],
+            stdin: "/dev/null",
+            stdout: log.path,
+            stderr: log.path
+        )
+    }
+
+    /// Starts `path` with its standard streams redirected to the given files.
+    init(
+        name: String,
+        path: String,
+        arguments: [String],
+        environment: [String: String],
+        stdin: String,
+        stdout: String,
+        stderr: String
+    ) throws {
         self.name = name
-        self.logURL = logDirectory.appendingPathComponent("\(name).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: logURL)
-        process.executableURL = executable
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        self.logURL = URL(fileURLWithPath: stdout)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if stderr == stdout {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         }
-        process.standardOutput = handle
-        process.standardError = handle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+
+        // The child starts with no blocked signals and default handlers, whatever the test
+        // runner has set up, so SIGTERM and SIGINT mean what they mean to a user's shell.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let merged = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = merged.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, path, &actions, &attributes, argv, envp)
+        guard rc == 0 else {
+            throw HarnessError("cannot start \(path): \(String(cString: strerror(rc)))")
+        }
+        pid = child
     }
 
     /// Everything the process wrote so far.
@@ -38,31 +89,52 @@ final class ChildProcess {
         (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
     }
 
-    var isRunning: Bool { process.isRunning }
+    /// Reaps the child if it has exited; true while it runs.
+    var isRunning: Bool {
+        if exitStatus != nil { return false }
+        var status: Int32 = 0
+        let rc = waitpid(pid, &status, WNOHANG)
+        if rc == pid {
+            exitStatus = Self.decode(status)
+            return false
+        }
+        return rc == 0
+    }
+
+    /// The exit code (or 128 + signal), once the process has exited.
+    var terminationStatus: Int32? {
+        _ = isRunning
+        return exitStatus
+    }
 
     /// Sends `signal` and waits up to `timeout` seconds for the exit; returns the exit status,
     /// or nil if the process had to be killed.
     @discardableResult
     func stop(signal: Int32 = SIGTERM, timeout: TimeInterval = 10) -> Int32? {
-        guard process.isRunning else { return process.terminationStatus }
-        kill(process.processIdentifier, signal)
-        if waitForExit(timeout: timeout) { return process.terminationStatus }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        guard isRunning else { return exitStatus }
+        kill(pid, signal)
+        if waitForExit(timeout: timeout) { return exitStatus }
+        kill(pid, SIGKILL)
+        _ = waitForExit(timeout: 10)
         return nil
     }
 
     /// Waits up to `timeout` seconds for the process to exit on its own.
     func waitForExit(timeout: TimeInterval) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        return !process.isRunning
+        while isRunning && Date() < deadline { usleep(10_000) }
+        return !isRunning
+    }
+
+    private static func decode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
     deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+        if isRunning {
+            kill(pid, SIGKILL)
+            _ = waitForExit(timeout: 10)
         }
     }
 }
@@ -92,27 +164,23 @@ func runCommand(
     let outURL = dir.appendingPathComponent("out")
     let errURL = dir.appendingPathComponent("err")
     let inURL = dir.appendingPathComponent("in")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    FileManager.default.createFile(atPath: inURL.path, contents: input ?? Data())
+    try (input ?? Data()).write(to: inURL)
 
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    process.standardOutput = try FileHandle(forWritingTo: outURL)
-    process.standardError = try FileHandle(forWritingTo: errURL)
-    process.standardInput = try FileHandle(forReadingFrom: inURL)
-    try process.run()
-    let deadline = Date().addingTimeInterval(timeout)
-    while process.isRunning && Date() < deadline { usleep(10_000) }
-    if process.isRunning {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+    let child = try ChildProcess(
+        name: URL(fileURLWithPath: executable).lastPathComponent,
+        path: executable,
+        arguments: arguments,
+        environment: environment,
+        stdin: inURL.path,
+        stdout: outURL.path,
+        stderr: errURL.path
+    )
+    guard child.waitForExit(timeout: timeout) else {
+        child.stop(signal: SIGKILL)
         throw HarnessError("\(executable) \(arguments.joined(separator: " ")) timed out")
     }
     return CommandResult(
-        status: process.terminationStatus,
+        status: child.terminationStatus ?? -1,
         stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
     )
