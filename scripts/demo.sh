@@ -14,6 +14,9 @@ swift build -c release 2>&1 | grep -E 'error|warning|Compiling|Build complete' |
 bin=$(swift build -c release --show-bin-path)
 
 work=$(mktemp -d /tmp/alloydb-demo.XXXXXX)
+# PostgreSQL runs as the postgres user and must reach its directory inside this one; the
+# emulator keeps its own state directory private (0700) and its key files 0600.
+chmod 0755 "$work"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

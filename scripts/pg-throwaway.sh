@@ -19,7 +19,14 @@ case "$cmd" in
 start)
     port=${3:?missing PORT}
     mkdir -p "$dir"
-    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; chmod 700 "$dir"; fi
+    if [ "$(id -u)" -eq 0 ]; then
+        chown postgres: "$dir"
+        chmod 700 "$dir"
+        runuser -u postgres -- test -x "$dir" || {
+            echo "pg-throwaway: the postgres user cannot reach $dir; make its parent directories traversable (chmod o+x)" >&2
+            exit 1
+        }
+    fi
     as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
