@@ -1,0 +1,1 @@
+// Only a header: LLVMFuzzerRunDriver is resolved from libFuzzer at link time.
