@@ -27,6 +27,8 @@ let package = Package(
         ),
         .target(name: "CCurlShims", linkerSettings: [.linkedLibrary("curl")]),
         .target(name: "CMicroHTTPD", linkerSettings: [.linkedLibrary("microhttpd")]),
+        // libyaml (libyaml-dev) for YAML configuration files.
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
         // The reactor: epoll, timers, signals, sockets and buffers. Knows nothing of TLS.
         .target(name: "EventLoop", dependencies: ["CLinuxShims"], swiftSettings: strict),
@@ -37,7 +39,7 @@ let package = Package(
         // Listeners, tunnels, command line and lifecycle.
         .target(
             name: "Proxy",
-            dependencies: ["EventLoop", "TLS", "Connector", "CMicroHTTPD"],
+            dependencies: ["EventLoop", "TLS", "Connector", "CMicroHTTPD", "CYAML"],
             swiftSettings: strict
         ),
         .executableTarget(name: "AlloyDBAuthProxy", dependencies: ["Proxy"], swiftSettings: strict),

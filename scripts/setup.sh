@@ -7,6 +7,7 @@ packages=(
     libssl-dev            # OpenSSL 3: TLS, keys, certificates
     libcurl4-openssl-dev  # Admin API and token endpoints
     libmicrohttpd-dev     # the emulator's Admin API and the proxy's HTTP endpoints
+    libyaml-dev           # YAML configuration files (--config-file)
     postgresql            # the real server behind the emulator in the demo and tests
     postgresql-client     # psql and pgbench
     python3               # small helpers in the scripts (free ports, JSON)

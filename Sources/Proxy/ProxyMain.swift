@@ -125,9 +125,6 @@ public enum ProxyMain {
             credentials = .applicationDefault
         }
         let anyIAM = options.autoIAMAuthN || options.instances.contains { $0.autoIAMAuthN == true }
-        if options.loginToken != nil && !anyIAM {
-            logger.info("Ignoring --login-token because --auto-iam-authn is not enabled")
-        }
         if options.explicitlySet.contains("alloydbadmin-api-endpoint") {
             logger.info("Using API Endpoint \(options.adminAPIEndpoint)")
         }

@@ -4,9 +4,11 @@
 /// ending the flags.
 ///
 /// Sources in order of precedence: the command line, then `ALLOYDB_PROXY_<FLAG>` environment
-/// variables (name upper-cased, `-` -> `_`), then the defaults. Instance URIs come from the
+/// variables (name upper-cased, `-` -> `_`), then the `--config-file` (only when given on the
+/// command line, as in the reference), then the defaults. Instance URIs come from the
 /// positionals, else from `ALLOYDB_PROXY_INSTANCE_URI`, else `ALLOYDB_PROXY_INSTANCE_URI_0`,
-/// `_1`, ... up to the first gap.
+/// `_1`, ... up to the first gap, else from the file's `instance-uri` (a string or a list),
+/// else its `instance-uri-0`, `instance-uri-1`, ...
 ///
 /// Pure; safe on any thread.
 public enum CommandLineParser {
@@ -39,13 +41,87 @@ public enum CommandLineParser {
             }
         }
 
+        let fileToLoad = options.explicitlySet.contains("config-file") ? options.configFile : nil
         try applyEnvironment(environment, to: &options)
         if positionals.isEmpty {
             positionals = instanceURIs(from: environment)
         }
+        if let path = fileToLoad, !options.help, !options.version {
+            let values = try ConfigFile.load(path)
+            let fileURIs = try applyConfigFile(values, path: path, to: &options)
+            if positionals.isEmpty {
+                positionals = fileURIs
+            }
+        }
         options.instances = try positionals.map(InstanceArgument.init(parsing:))
         try options.validate()
+        options.warnings += options.notices()
         return options
+    }
+
+    /// Applies file values to every flag that neither the command line nor the environment set;
+    /// unknown keys become warnings.
+    ///
+    /// - Returns: the instance URIs the file lists (`instance-uri`, else `instance-uri-N`).
+    /// - Throws: `ConfigError` `failed to load configuration from <path>: <problem>`.
+    static func applyConfigFile(
+        _ values: [String: ConfigValue],
+        path: String,
+        to options: inout ProxyOptions
+    ) throws -> [String] {
+        let fromHigherLayers = options.explicitlySet
+        let failure = { (reason: String) in
+            ConfigError(.invalidConfigFile,
+                        "failed to load configuration from \(ConfigError.quoted(path)): \(reason)")
+        }
+        for key in values.keys.sorted() {
+            guard let value = values[key] else { continue }
+            if key == "instance-uri" || isNumberedInstanceKey(key) { continue }
+            guard let flag = Flag.named(key), !["help", "version", "config-file"].contains(key) else {
+                options.warnings.append(
+                    "ignoring unknown key \(ConfigError.quoted(key)) in \(ConfigError.quoted(path))")
+                continue
+            }
+            guard !fromHigherLayers.contains(key) else { continue }
+            guard let text = value.flagText else {
+                throw failure("\(ConfigError.quoted(key)): a list is only allowed for instance-uri")
+            }
+            do {
+                try flag.apply(text, to: &options)
+            } catch let error as ConfigError {
+                throw failure(error.description)
+            }
+        }
+        return try instanceURIs(from: values, failure: failure)
+    }
+
+    private static func isNumberedInstanceKey(_ key: String) -> Bool {
+        guard key.hasPrefix("instance-uri-") else { return false }
+        let digits = key.dropFirst("instance-uri-".count)
+        return !digits.isEmpty && digits.allSatisfy { $0.isASCII && $0.isNumber }
+    }
+
+    private static func instanceURIs(
+        from values: [String: ConfigValue],
+        failure: (String) -> ConfigError
+    ) throws -> [String] {
+        func text(_ value: ConfigValue, _ key: String) throws -> String {
+            guard case .string(let uri) = value else {
+                throw failure("\(ConfigError.quoted(key)): an instance URI must be a string")
+            }
+            return uri
+        }
+        if let single = values["instance-uri"] {
+            if case .list(let items) = single {
+                return try items.map { try text($0, "instance-uri") }
+            }
+            return [try text(single, "instance-uri")]
+        }
+        var uris: [String] = []
+        while let value = values["instance-uri-\(uris.count)"] {
+            uris.append(try text(value, "instance-uri-\(uris.count)"))
+        }
+        return uris
     }
 
     /// `--name`, `--name=value` or `--name value`.

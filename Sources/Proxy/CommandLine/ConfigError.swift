@@ -13,6 +13,7 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
         case conflictingOptions
         case missingInstance
         case unsupported
+        case invalidConfigFile
     }
 
     /// The kind of mistake.

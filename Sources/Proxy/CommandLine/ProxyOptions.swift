@@ -58,6 +58,60 @@ public struct ProxyOptions: Equatable, Sendable {
     /// (`--half-close-timeout`).
     public var halfCloseTimeout: Duration = .zero
 
+    /// Octal mode of each Unix socket file (`--unix-socket-mode`, this proxy's own flag).
+    public var unixSocketMode: UInt16 = 0o777
+
+    /// Refused: token from the gcloud CLI (`--gcloud-auth`, `-g`).
+    public var gcloudAuth = false
+    /// Refused: service account impersonation chain (`--impersonate-service-account`).
+    public var impersonateServiceAccount: String?
+    /// Refused: development-only static connection info (`--static-connection-info`).
+    public var staticConnectionInfo: String?
+    /// Dial every instance before serving (`--run-connection-test`).
+    public var runConnectionTest = false
+
+    /// Keep accepting this long after a shutdown request (`--min-sigterm-delay`).
+    public var minSigtermDelay: Duration = .zero
+    /// Then wait this long for open tunnels to close (`--max-sigterm-delay`).
+    public var maxSigtermDelay: Duration = .zero
+    /// Exit 0 instead of 143 on SIGTERM (`--exit-zero-sigterm`).
+    public var exitZeroSigterm = false
+
+    /// Serve /startup, /liveness, /readiness (`--health-check`).
+    public var healthCheck = false
+    /// /startup also reaches every instance (`--with-backend-check`).
+    public var withBackendCheck = false
+    /// Serve /metrics (`--prometheus`).
+    public var prometheus = false
+    /// Metric name prefix (`--prometheus-namespace`).
+    public var prometheusNamespace = ""
+    /// Health and metrics server address (`--http-address`); `localhost` means 127.0.0.1.
+    public var httpAddress = "localhost"
+    /// Health and metrics server port (`--http-port`).
+    public var httpPort = 9090
+
+    /// Serve /quitquitquit on the admin server (`--quitquitquit`).
+    public var quitquitquit = false
+    /// Serve the open-tunnel listing on the admin server (`--debug`).
+    public var debug = false
+    /// Admin server port on 127.0.0.1 (`--admin-port`).
+    public var adminPort = 9091
+
+    /// Accepted and ignored: Cloud Monitoring / Cloud Trace export settings.
+    public var telemetryProject: String?
+    public var telemetryPrefix: String?
+    public var telemetrySampleRate = 10_000
+    public var disableMetrics = false
+    public var disableTraces = false
+    public var disableBuiltInTelemetry = false
+
+    /// Refused: FUSE mode (`--fuse`, `--fuse-tmp-dir`).
+    public var fuse: String?
+    public var fuseTmpDir: String?
+
+    /// The configuration file (`--config-file`); read only when given on the command line.
+    public var configFile: String?
+
     /// Print the usage text and exit (`--help`, `-h`).
     public var help = false
     /// Print the version and exit (`--version`, `-v`).
@@ -69,6 +123,15 @@ public struct ProxyOptions: Equatable, Sendable {
     /// Long names of the flags that were given explicitly (defaults are not in here).
     public var explicitlySet: Set<String> = []
 
+    /// Problems that do not stop the proxy (unknown config keys, ignored flags); logged as
+    /// warnings once the logger exists.
+    public var warnings: [String] = []
+
+    /// The IPv4 literal the health and metrics server binds to.
+    public var httpBindAddress: String {
+        httpAddress == "localhost" ? "127.0.0.1" : httpAddress
+    }
+
     public init() {}
 
     /// Cross-flag checks of the reference proxy; run after every source has been applied.
@@ -76,6 +139,7 @@ public struct ProxyOptions: Equatable, Sendable {
     /// - Throws: `ConfigError` describing the first problem found.
     public func validate() throws {
         if help || version { return }
+        try validateUnsupported()
         guard !instances.isEmpty else {
             throw ConfigError(
                 .missingInstance,
@@ -97,6 +161,47 @@ public struct ProxyOptions: Equatable, Sendable {
                 "must be an http:// or https:// URL"
             )
         }
+    }
+
+    /// Flags whose feature this proxy lacks: refused, so nobody believes they took effect.
+    private func validateUnsupported() throws {
+        let refused: [(set: Bool, flag: String, what: String)] = [
+            (fuse != nil || fuseTmpDir != nil, fuse != nil ? "--fuse" : "--fuse-tmp-dir", "FUSE mode"),
+            (gcloudAuth, "--gcloud-auth", "gcloud CLI credentials (use --credentials-file or ADC)"),
+            (impersonateServiceAccount != nil, "--impersonate-service-account",
+             "service account impersonation"),
+            (staticConnectionInfo != nil, "--static-connection-info", "static connection info"),
+        ]
+        if let first = refused.first(where: \.set) {
+            throw ConfigError(.unsupported, "\(first.flag) is not supported by this proxy: \(first.what)")
+        }
+        guard IPAddressText.isIPv4(httpBindAddress) else {
+            throw ConfigError.invalidValue("--http-address", httpAddress,
+                                           "not localhost or an IPv4 address")
+        }
+    }
+
+    /// Notices about flags that are accepted but have no effect.
+    func notices() -> [String] {
+        var notices: [String] = []
+        let telemetry = ["telemetry-project", "telemetry-prefix", "telemetry-sample-rate",
+                         "disable-metrics", "disable-traces", "disable-built-in-telemetry"]
+        let given = telemetry.filter { explicitlySet.contains($0) }
+        if !given.isEmpty {
+            notices.append("Cloud Monitoring and Cloud Trace export is not implemented; ignoring "
+                + given.map { "--\($0)" }.joined(separator: ", ") + " (no telemetry is ever sent)")
+        }
+        let anyIAM = autoIAMAuthN || instances.contains { $0.autoIAMAuthN == true }
+        if loginToken != nil && !anyIAM {
+            notices.append("Ignoring --login-token because --auto-iam-authn is not enabled")
+        }
+        if explicitlySet.contains("http-port") && !healthCheck && !prometheus {
+            notices.append("Ignoring --http-port because neither --health-check nor --prometheus is set")
+        }
+        if withBackendCheck && !healthCheck {
+            notices.append("Ignoring --with-backend-check because --health-check is not set")
+        }
+        return notices
     }
 
     private func validateCredentials() throws {
