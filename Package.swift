@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "Connector", targets: ["Connector"]),
         .library(name: "EventLoop", targets: ["EventLoop"]),
         .library(name: "TLS", targets: ["TLS"]),
+        // The local AlloyDB as a library, for harnesses outside this package (Fuzz/).
+        .library(name: "Emulator", targets: ["Emulator"]),
     ],
     targets: [
         // C shims: Swift cannot call variadic C functions or function-like macros, and Glibc's
