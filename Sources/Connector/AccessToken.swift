@@ -46,8 +46,12 @@ enum TokenResponse {
         let body = try? JSONDecoder().decode(Body.self, from: Data(response.body))
         if let error = body?.error {
             let detail = body?.error_description.map { ": \($0)" } ?? ""
+            let hint = error == "invalid_grant"
+                ? " (the credentials were revoked or expired, or the system clock is wrong: re-run "
+                    + "`gcloud auth application-default login` or check the clock)"
+                : ""
             return .failure(ConnectorError(
-                .token, "token endpoint \(endpoint) refused the request: \(error)\(detail)",
+                .token, "token endpoint \(endpoint) refused the request: \(error)\(detail)\(hint)",
                 httpStatus: response.status))
         }
         guard response.isSuccess else {

@@ -93,6 +93,19 @@ struct AdminAPIClient: Sendable {
         }
     }
 
+    /// What the user can do about a terminal status.
+    private static func hint(_ status: Int) -> String {
+        switch status {
+        case 403:
+            return " (permission denied: the principal needs roles/alloydb.client and "
+                + "roles/serviceusage.serviceUsageConsumer)"
+        case 404:
+            return " (not found: check the project, region, cluster and instance names)"
+        default:
+            return ""
+        }
+    }
+
     private static func apiError(_ response: HTTPResponse, instance: InstanceURI, call: String) -> ConnectorError {
         let envelope = try? JSONDecoder().decode(GoogleErrorEnvelope.self, from: Data(response.body))
         let status = envelope?.error.status
@@ -103,7 +116,7 @@ struct AdminAPIClient: Sendable {
             detail = response.bodyExcerpt(limit: 200)
         }
         return ConnectorError(
-            .refresh, "\(call): HTTP \(response.status)\(detail.isEmpty ? "" : " \(detail)")",
+            .refresh, "\(call): HTTP \(response.status)\(detail.isEmpty ? "" : " \(detail)")\(hint(response.status))",
             instance: instance.shortName, httpStatus: response.status, apiStatus: status)
     }
 }

@@ -46,7 +46,10 @@ public final class Connector: Sendable {
     /// No Admin API call happens until the first `requestInfo`.
     public init(configuration: ConnectorConfiguration) throws(ConnectorError) {
         try configuration.validate()
-        let source = try CredentialResolver.resolve(configuration.credentials, environment: configuration.environment)
+        let source = try CredentialResolver.resolve(configuration)
+        let staticInfo = try configuration.staticConnectionInfoPath.map {
+            path throws(ConnectorError) in try StaticConnectionInfo.load(path: path)
+        }
         self.configuration = configuration
         engine = try HTTPEngine(options: configuration.http)
         let quota = configuration.environment["GOOGLE_CLOUD_QUOTA_PROJECT"].flatMap { $0.isEmpty ? nil : $0 }
@@ -54,7 +57,8 @@ public final class Connector: Sendable {
             configuration: configuration, source: source,
             api: AdminAPIClient(
                 baseURL: configuration.apiEndpoint, userAgent: configuration.userAgent,
-                quotaProject: quota ?? source.quotaProject))
+                quotaProject: quota ?? source.quotaProject),
+            staticInfo: staticInfo)
         let thread = Thread { [inbox, engine, exited] in
             RefreshWorker(context: context, engine: engine, inbox: inbox).run()
             exited.signal()
@@ -92,6 +96,11 @@ public final class Connector: Sendable {
             completion(.failure(ConnectorError(.closed, "the connector is stopped", instance: handle.instance.shortName)))
             return
         }
+        engine.wakeup()
+    }
+
+    /// Wakes the refresh thread so it re-reads the clock (tests that move an injected clock).
+    func wakeForTesting() {
         engine.wakeup()
     }
 

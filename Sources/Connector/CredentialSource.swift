@@ -10,8 +10,12 @@ public enum CredentialSource: Sendable, Equatable {
     /// `--json-credentials`: the same JSON given inline.
     case credentialsJSON(String)
     /// Application Default Credentials: `GOOGLE_APPLICATION_CREDENTIALS`, then the gcloud
-    /// well-known file `$HOME/.config/gcloud/application_default_credentials.json`.
+    /// well-known file `$HOME/.config/gcloud/application_default_credentials.json`, then the
+    /// GCE metadata server (`GCE_METADATA_HOST`, or 169.254.169.254 when detected).
     case applicationDefault
+    /// `--gcloud-auth`: the gcloud CLI's user token via
+    /// `gcloud config config-helper --format json --min-expiry 1h`, re-run when it expires.
+    case gcloud
 }
 
 /// Turns a `CredentialSource` into a `TokenSource`, reading and validating files up front so that
@@ -19,10 +23,24 @@ public enum CredentialSource: Sendable, Equatable {
 enum CredentialResolver {
     static let defaultTokenURI = "https://oauth2.googleapis.com/token"
 
+    /// The token source for `configuration`: its credentials, wrapped in impersonation when
+    /// an impersonation chain is configured.
+    static func resolve(_ configuration: ConnectorConfiguration) throws(ConnectorError) -> any TokenSource {
+        let base = try resolve(configuration.credentials, configuration: configuration)
+        guard let target = configuration.impersonationChain.first else { return base }
+        // `a,b,c`: impersonate a, delegating through c then b (the reference's order).
+        let delegates: [String] = Array(configuration.impersonationChain.dropFirst().reversed())
+        return ImpersonatedTokenSource(
+            source: base,
+            url: "\(configuration.iamCredentialsEndpoint)/v1/projects/-/serviceAccounts/\(target):generateAccessToken",
+            delegates: delegates, scopes: nil)
+    }
+
     static func resolve(
         _ source: CredentialSource,
-        environment: [String: String]
+        configuration: ConnectorConfiguration
     ) throws(ConnectorError) -> any TokenSource {
+        let environment = configuration.environment
         switch source {
         case .token(let token):
             guard !token.isEmpty else { throw ConnectorError(.config, "the OAuth2 token is empty") }
@@ -32,11 +50,14 @@ enum CredentialResolver {
         case .credentialsJSON(let json):
             return try parse(Array(json.utf8), origin: "JSON credentials")
         case .applicationDefault:
-            return try applicationDefault(environment: environment)
+            return try applicationDefault(configuration)
+        case .gcloud:
+            return try GcloudTokenSource(environment: environment, timeout: configuration.gcloudTimeout)
         }
     }
 
-    private static func applicationDefault(environment: [String: String]) throws(ConnectorError) -> any TokenSource {
+    private static func applicationDefault(_ configuration: ConnectorConfiguration) throws(ConnectorError) -> any TokenSource {
+        let environment = configuration.environment
         if let path = environment["GOOGLE_APPLICATION_CREDENTIALS"], !path.isEmpty {
             // Like the reference implementation: an explicit but broken file is fatal, with no
             // fallback to other sources.
@@ -47,9 +68,13 @@ enum CredentialResolver {
         if FileManager.default.fileExists(atPath: wellKnown) {
             return try parse(readFile(wellKnown), origin: "gcloud credentials file \(InstanceURI.quoted(wellKnown))")
         }
-        // TODO: the GCE metadata server is not consulted yet, so ADC fails on GCE/GKE/Cloud Run
-        // unless a credentials file is provided.
-        throw ConnectorError(.config, "could not find default credentials")
+        if let host = MetadataServerTokenSource.detect(environment: environment) {
+            return MetadataServerTokenSource(host: host, timeout: configuration.metadataServerTimeout)
+        }
+        throw ConnectorError(
+            .config,
+            "could not find default credentials: set GOOGLE_APPLICATION_CREDENTIALS, run "
+                + "`gcloud auth application-default login`, or run on Google Cloud")
     }
 
     private static func readFile(_ path: String) throws(ConnectorError) -> [UInt8] {
@@ -72,6 +97,9 @@ enum CredentialResolver {
         var client_secret: String?
         var refresh_token: String?
         var quota_project_id: String?
+        var service_account_impersonation_url: String?
+        var delegates: [String]?
+        var scopes: [String]?
     }
 
     /// Parses credential JSON; `origin` names it in errors. Never echoes secrets.
@@ -94,6 +122,8 @@ enum CredentialResolver {
             return AuthorizedUserTokenSource(
                 clientID: clientID, clientSecret: secret, refreshToken: refresh,
                 tokenURI: nonEmpty(fields.token_uri) ?? defaultTokenURI, quotaProject: fields.quota_project_id)
+        case "impersonated_service_account":
+            return try impersonated(bytes, fields, origin: origin)
         case let other?:
             throw ConnectorError(.config, "\(origin) has unsupported credential type \(InstanceURI.quoted(other))")
         case nil:
@@ -118,6 +148,32 @@ enum CredentialResolver {
         return ServiceAccountTokenSource(
             clientEmail: email, privateKeyID: nonEmpty(fields.private_key_id), privateKey: key,
             tokenURI: tokenURI, quotaProject: fields.quota_project_id)
+    }
+
+    /// An `impersonated_service_account` file: `source_credentials` (any supported type,
+    /// scoped cloud-platform) traded at `service_account_impersonation_url`.
+    private static func impersonated(
+        _ bytes: [UInt8], _ fields: FileFields, origin: String
+    ) throws(ConnectorError) -> any TokenSource {
+        guard let url = nonEmpty(fields.service_account_impersonation_url),
+            url.hasPrefix("https://") || url.hasPrefix("http://")
+        else {
+            throw ConnectorError(.config, "\(origin) lacks an HTTP(S) service_account_impersonation_url")
+        }
+        let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any]
+        guard let nested = object?["source_credentials"] as? [String: Any],
+            let nestedBytes = try? JSONSerialization.data(withJSONObject: nested)
+        else {
+            throw ConnectorError(.config, "\(origin) lacks a source_credentials object")
+        }
+        let source = try parse(Array(nestedBytes), origin: "source_credentials of \(origin)")
+        guard !(source is ImpersonatedTokenSource) else {
+            throw ConnectorError(.config, "\(origin) nests impersonated credentials")
+        }
+        let scopes = fields.scopes.flatMap { $0.isEmpty ? nil : $0 }
+        return ImpersonatedTokenSource(
+            source: source, url: url, delegates: fields.delegates ?? [], scopes: scopes,
+            quotaProject: fields.quota_project_id ?? source.quotaProject)
     }
 
     private static func nonEmpty(_ text: String?) -> String? {

@@ -40,8 +40,9 @@ final class CurlTransfer {
         try set(CURLOPT_NOSIGNAL, 1)
         try set(CURLOPT_FOLLOWLOCATION, 0)
         try set(CURLOPT_PROTOCOLS_STR, "http,https")
-        try set(CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout * 1000))
-        try set(CURLOPT_TIMEOUT_MS, Int(options.totalTimeout * 1000))
+        let total = min(options.totalTimeout, request.timeout ?? .infinity)
+        try set(CURLOPT_CONNECTTIMEOUT_MS, Int(min(options.connectTimeout, total) * 1000))
+        try set(CURLOPT_TIMEOUT_MS, Int(total * 1000))
         // CAINFO adds the given bundle; the built-in CAPATH (/etc/ssl/certs) stays in effect,
         // so the system store keeps working alongside it.
         if let caFile = options.caFile { try set(CURLOPT_CAINFO, caFile) }

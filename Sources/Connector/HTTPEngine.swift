@@ -1,5 +1,6 @@
 import CCurlShims
 import Foundation
+import Synchronization
 
 /// Runs HTTP transfers concurrently on one libcurl multi handle, so that a slow or hung host
 /// delays only its own transfers.
@@ -17,6 +18,11 @@ final class HTTPEngine: @unchecked Sendable {
     private let options: HTTPOptions
     /// Transfers in flight, keyed by their easy handle. Driving thread only.
     private var transfers: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+    /// Completions of blocking jobs running on helper threads, by job number. Driving thread only.
+    private var jobCompletions: [Int: (any Sendable) -> Void] = [:]
+    private var nextJob = 0
+    /// Results posted by helper threads, collected by `perform()`. Any thread, under the mutex.
+    private let finishedJobs = Mutex<[(job: Int, result: any Sendable)]>([])
 
     /// Creates the multi handle; throws if libcurl cannot be initialised.
     init(options: HTTPOptions) throws(ConnectorError) {
@@ -35,8 +41,31 @@ final class HTTPEngine: @unchecked Sendable {
         curl_multi_cleanup(multi)
     }
 
-    /// Number of transfers still running.
-    var activeCount: Int { transfers.count }
+    /// Number of transfers and blocking jobs still running.
+    var activeCount: Int { transfers.count + jobCompletions.count }
+
+    /// Runs blocking `work` (a DNS lookup, a child process) on a short-lived helper thread
+    /// named `name`; `completion` later runs on the driving thread from `perform()`. Driving
+    /// thread only. The job cannot be cancelled: after `stop` its result is dropped.
+    func runBlocking<T: Sendable>(
+        _ name: String,
+        _ work: @escaping @Sendable () -> T,
+        completion: @escaping (T) -> Void
+    ) {
+        let job = nextJob
+        nextJob += 1
+        jobCompletions[job] = { value in
+            guard let value = value as? T else { return }
+            completion(value)
+        }
+        let thread = Thread { [self] in
+            let result = work()
+            finishedJobs.withLock { $0.append((job, result)) }
+            wakeup()
+        }
+        thread.name = name
+        thread.start()
+    }
 
     /// Starts `request`; `completion` runs later from `perform()` exactly once (immediately,
     /// before returning, if the request cannot even be set up).
@@ -69,6 +98,13 @@ final class HTTPEngine: @unchecked Sendable {
             curl_multi_remove_handle(multi, easy)
             guard let transfer = transfers.removeValue(forKey: easy) else { continue }
             transfer.finish(code: code)
+        }
+        let finished = finishedJobs.withLock { jobs in
+            defer { jobs.removeAll() }
+            return jobs
+        }
+        for (job, result) in finished {
+            jobCompletions.removeValue(forKey: job)?(result)
         }
     }
 

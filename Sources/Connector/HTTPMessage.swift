@@ -12,12 +12,19 @@ struct HTTPRequest: Sendable {
     /// Header lines in order; values must not contain CR or LF (checked when sent).
     var headers: [(name: String, value: String)]
     var body: [UInt8]?
+    /// A tighter limit than the engine's for this request alone (connect and whole transfer),
+    /// e.g. for the metadata server; nil keeps the engine's options.
+    var timeout: TimeInterval?
 
-    init(method: Method, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil) {
+    init(
+        method: Method, url: String, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil,
+        timeout: TimeInterval? = nil
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.timeout = timeout
     }
 }
 

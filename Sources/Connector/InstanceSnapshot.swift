@@ -30,6 +30,11 @@ public final class InstanceSnapshot: Sendable {
     /// The address of the type the handle asked for (always present: a snapshot is not built
     /// when it is missing). Also the name to verify in the server certificate.
     public let dialAddress: String
+    /// The IP literal to connect to: `dialAddress` itself for private and public IPs, the PSC
+    /// DNS name's address as resolved on the refresh side (never on the loop). Nil only for
+    /// snapshots built without a lookup; the caller must then resolve `dialAddress` itself.
+    /// Verification still uses `dialAddress`.
+    public let resolvedIP: String?
     /// The IP type `dialAddress` was chosen for.
     public let ipType: IPType
     /// The client certificate's notAfter (wall clock). Tunnels must not start after it.
@@ -55,7 +60,8 @@ public final class InstanceSnapshot: Sendable {
         certificateSerial: String,
         mdxToken: String,
         mdxTokenExpiry: Date?,
-        autoIAMAuthN: Bool
+        autoIAMAuthN: Bool,
+        resolvedIP: String? = nil
     ) {
         self.instance = instance
         self.tlsContext = tlsContext
@@ -69,6 +75,7 @@ public final class InstanceSnapshot: Sendable {
         self.mdxToken = mdxToken
         self.mdxTokenExpiry = mdxTokenExpiry
         self.autoIAMAuthN = autoIAMAuthN
+        self.resolvedIP = resolvedIP
     }
 
     /// True while both the certificate and the MDX token are usable at `now`.

@@ -31,6 +31,9 @@ public enum RefreshTiming {
     /// a refresh scheduled by the certificate rule does not immediately find it stale again.
     public static let snapshotTokenMinimumValidity: TimeInterval = 30 * 60
 
+    /// At most one refresh-failure warning per instance per this interval (30 s).
+    public static let failureWarningInterval: TimeInterval = 30
+
     /// The effective refresh buffer (the default unless the test variable is set).
     public static let refreshBuffer: TimeInterval =
         override("ALLOYDB_PROXY_TEST_REFRESH_BUFFER") ?? defaultRefreshBuffer

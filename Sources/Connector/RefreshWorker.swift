@@ -12,6 +12,8 @@ final class RefreshWorker {
         var configuration: ConnectorConfiguration
         var source: any TokenSource
         var api: AdminAPIClient
+        /// `--static-connection-info`: answers instead of the Admin API, never refreshed.
+        var staticInfo: StaticConnectionInfo?
     }
 
     /// One instance's schedule and the callers waiting for its refresh.
@@ -19,6 +21,12 @@ final class RefreshWorker {
         let handle: InstanceHandle
         var state: RefreshState
         var waiters: [Connector.Completion] = []
+        /// When the last refresh-failure warning was logged (rate limit).
+        var lastWarning: Date?
+        /// Failures not warned about since `lastWarning`.
+        var quietFailures = 0
+        /// The short-lifetime warning is given once per instance.
+        var warnedShortLifetime = false
 
         init(handle: InstanceHandle, state: RefreshState) {
             self.handle = handle
@@ -71,6 +79,7 @@ final class RefreshWorker {
 
     private func handle(_ command: Connector.Command) {
         let record = self.record(for: command.handle)
+        if command.force { log(.debug, "[\(record.handle.instance.shortName)] refresh requested after a failed dial") }
         let action = record.state.handle(.requested(force: command.force), now: clock.now())
         answer(action.answer, to: [command.completion], of: record)
         if action.startRefresh { startRefresh(record) }
@@ -78,8 +87,13 @@ final class RefreshWorker {
 
     private func record(for handle: InstanceHandle) -> Record {
         if let record = records[handle] { return record }
-        let mode: RefreshState.Mode = context.configuration.lazyRefresh ? .lazy : .ahead
-        let record = Record(handle: handle, state: RefreshState(mode: mode))
+        let configuration = context.configuration
+        // Static info is never refreshed on a timer; only the MDX token may need renewing, on demand.
+        let mode: RefreshState.Mode = configuration.lazyRefresh || context.staticInfo != nil ? .lazy : .ahead
+        let state = RefreshState(
+            mode: mode, buffer: configuration.refreshBuffer,
+            limiter: RateLimiter(interval: configuration.rateLimitInterval))
+        let record = Record(handle: handle, state: state)
         records[handle] = record
         return record
     }
@@ -117,9 +131,15 @@ final class RefreshWorker {
         }
     }
 
-    /// Runs one refresh: API token → (both Admin API calls ∥ MDX token) → snapshot → publish.
+    /// Runs one refresh: API token → (both Admin API calls ∥ MDX token) → PSC lookup →
+    /// snapshot → publish. With static connection info only the MDX token is fetched.
     private func startRefresh(_ record: Record) {
         let handle = record.handle
+        log(.debug, "[\(handle.instance.shortName)] refreshing connection info")
+        if let staticInfo = context.staticInfo {
+            refreshStatic(record, staticInfo)
+            return
+        }
         guard case .success(let key) = key ?? .failure(ConnectorError(.certificate, "no RSA key")) else {
             if case .failure(let error) = key { finish(record, .failure(error.naming(handle.instance))) }
             return
@@ -134,6 +154,31 @@ final class RefreshWorker {
         }
     }
 
+    private func refreshStatic(_ record: Record, _ staticInfo: StaticConnectionInfo) {
+        let handle = record.handle
+        let api: AdminAPIResult
+        do {
+            api = try staticInfo.entry(for: handle.instance)
+        } catch {
+            finish(record, .failure(error))
+            return
+        }
+        let build = { [self] (login: AccessToken) in
+            resolveAndBuild(record, api: api, key: staticInfo.privateKey, login: login)
+        }
+        let deliver = { [self] (result: Result<AccessToken, ConnectorError>) in
+            switch result {
+            case .success(let login): build(login)
+            case .failure(let error): finish(record, .failure(error.naming(handle.instance)))
+            }
+        }
+        if context.source.reusesAPITokenForLogin && !(handle.autoIAMAuthN && context.configuration.loginToken != nil) {
+            apiTokens.token(now: clock.now(), engine: engine, completion: deliver)
+        } else {
+            mdxToken(for: handle, apiToken: AccessToken(value: "", expiry: nil), completion: deliver)
+        }
+    }
+
     private func fetch(_ record: Record, apiToken: AccessToken, key: PrivateKey) {
         let handle = record.handle
         var api: Result<AdminAPIResult, ConnectorError>?
@@ -142,9 +187,7 @@ final class RefreshWorker {
             guard let api, let login else { return }
             switch (api, login) {
             case (.success(let api), .success(let login)):
-                finish(record, Result { () throws(ConnectorError) in
-                    try SnapshotBuilder.build(handle: handle, api: api, key: key, mdxToken: login)
-                })
+                resolveAndBuild(record, api: api, key: key, login: login)
             case (.failure(let error), _), (_, .failure(let error)):
                 finish(record, .failure(error.naming(handle.instance)))
             }
@@ -162,6 +205,34 @@ final class RefreshWorker {
         }
     }
 
+    /// Builds the snapshot; for PSC the DNS name is first resolved on a helper thread (the
+    /// lookup blocks), so neither this thread's transfers nor the proxy's loop wait on DNS.
+    private func resolveAndBuild(_ record: Record, api: AdminAPIResult, key: PrivateKey, login: AccessToken) {
+        let handle = record.handle
+        let build = { [self] (resolvedIP: String?) in
+            finish(record, Result { () throws(ConnectorError) in
+                try SnapshotBuilder.build(handle: handle, api: api, key: key, mdxToken: login, resolvedIP: resolvedIP)
+            })
+        }
+        guard handle.ipType == .psc else { return build(nil) }
+        let name: String
+        do {
+            name = try SnapshotBuilder.addresses(handle: handle, info: api.connectionInfo).dialAddress
+        } catch {
+            return finish(record, .failure(error))
+        }
+        let lookup = context.configuration.hostLookup
+        engine.runBlocking("psc-lookup", { lookup(name) }) { [self] result in
+            switch result {
+            case .success(let ip):
+                log(.debug, "[\(handle.instance.shortName)] resolved \(name) to \(ip)")
+                build(ip)
+            case .failure(let error):
+                finish(record, .failure(error.naming(handle.instance)))
+            }
+        }
+    }
+
     /// The metadata exchange token: `--login-token` for AUTO_IAM instances when given, the API
     /// token for static sources, else an alloydb.login-scoped token from the same source.
     private func mdxToken(
@@ -171,7 +242,7 @@ final class RefreshWorker {
     ) {
         if handle.autoIAMAuthN, let fixed = context.configuration.loginToken {
             completion(.success(AccessToken(value: fixed, expiry: nil)))
-        } else if context.source.isStatic {
+        } else if context.source.reusesAPITokenForLogin {
             completion(.success(apiToken))
         } else {
             loginTokens.token(
@@ -187,12 +258,67 @@ final class RefreshWorker {
         case .success(let snapshot):
             record.handle.publish(snapshot)
             action = record.state.handle(.succeeded(expiration: snapshot.effectiveExpiration), now: now)
+            succeeded(record, snapshot, now: now)
         case .failure(let error):
             action = record.state.handle(.failed(error), now: now)
+            failed(record, error, now: now)
         }
         let waiters = record.waiters
         record.waiters = []
         answer(action.answer, to: waiters, of: record)
+    }
+
+    private func succeeded(_ record: Record, _ snapshot: InstanceSnapshot, now: Date) {
+        let name = record.handle.instance.shortName
+        if record.lastWarning != nil || record.quietFailures > 0 {
+            log(.info, "[\(name)] connection info refreshed again after earlier failures")
+        }
+        record.lastWarning = nil
+        record.quietFailures = 0
+        let lifetime = snapshot.expiration.timeIntervalSince(now)
+        let buffer = context.configuration.refreshBuffer
+        if lifetime < buffer && context.staticInfo == nil && !record.warnedShortLifetime {
+            record.warnedShortLifetime = true
+            log(.warning, "[\(name)] the client certificate lifetime (\(Int(lifetime)) s) is shorter than the "
+                + "refresh buffer (\(Int(buffer)) s); refreshing as often as the rate limit allows")
+        }
+        let next = record.state.nextAttempt.map { "; next refresh at \($0)" } ?? ""
+        log(.debug, "[\(name)] connection info refreshed: certificate serial \(snapshot.certificateSerial) "
+            + "valid until \(snapshot.expiration)\(next)")
+    }
+
+    /// Logs a failure as a warning at most once per `failureWarningInterval` per instance; the
+    /// others go to debug and are counted in the next warning.
+    private func failed(_ record: Record, _ error: ConnectorError, now: Date) {
+        let state = record.state
+        var consequence: String
+        if let current = record.handle.current, state.hasValid(now) {
+            consequence = "keeping the current certificate, valid until \(current.effectiveExpiration)"
+        } else {
+            consequence = "no valid certificate: new connections fail until a refresh succeeds"
+        }
+        if state.retriesStopped {
+            consequence += "; background retries stop until a connection asks again"
+        } else if let next = state.nextAttempt {
+            consequence += "; next attempt at \(next)"
+        }
+        let line = "\(error.description.hasPrefix("[") ? "" : "[\(record.handle.instance.shortName)] ")"
+            + "refresh failed: \(error) (\(consequence))"
+        let interval = context.configuration.failureWarningInterval
+        if let last = record.lastWarning, now.timeIntervalSince(last) < interval, now >= last {
+            record.quietFailures += 1
+            log(.debug, line)
+            return
+        }
+        let quiet = record.quietFailures
+        record.lastWarning = now
+        record.quietFailures = 0
+        log(.warning, line + (quiet > 0 ? " [\(quiet) similar failure(s) not shown]" : ""))
+    }
+
+    private func log(_ level: ConnectorLogLevel, _ message: @autoclosure () -> String) {
+        guard let handler = context.configuration.logHandler else { return }
+        handler(level, message())
     }
 
     private func shutDown() {

@@ -6,18 +6,22 @@ import TLS
 /// Runs on the refresh thread: parsing certificates and building the `SSL_CTX` are the costly
 /// parts and must stay off the loop. Pure apart from OpenSSL.
 enum SnapshotBuilder {
-    static func build(
-        handle: InstanceHandle,
-        api: AdminAPIResult,
-        key: PrivateKey,
-        mdxToken: AccessToken
-    ) throws(ConnectorError) -> InstanceSnapshot {
+    /// The parsed addresses of a `connectionInfo` answer (empty strings are absent; the PSC
+    /// name loses one trailing dot) and the one `handle` dials; a `.config` error names the
+    /// instance when there is no address at all or none of the requested type.
+    struct Addresses: Sendable {
+        var privateIP: String?
+        var publicIP: String?
+        var pscDNSName: String?
+        var dialAddress: String
+    }
+
+    static func addresses(handle: InstanceHandle, info: ConnectionInfoResponse) throws(ConnectorError) -> Addresses {
         let instance = handle.instance
-        let info = api.connectionInfo
         let privateIP = nonEmpty(info.ipAddress)
         let publicIP = nonEmpty(info.publicIpAddress)
-        let psc = nonEmpty(info.pscDnsName).map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 }
-        guard privateIP != nil || publicIP != nil || psc.flatMap(nonEmpty) != nil else {
+        let psc = nonEmpty(nonEmpty(info.pscDnsName).map { $0.hasSuffix(".") ? String($0.dropLast()) : $0 })
+        guard privateIP != nil || publicIP != nil || psc != nil else {
             throw ConnectorError(
                 .config, "cannot connect to instance - it has no supported IP addresses",
                 instance: instance.shortName)
@@ -26,13 +30,27 @@ enum SnapshotBuilder {
         switch handle.ipType {
         case .private: chosen = privateIP
         case .public: chosen = publicIP
-        case .psc: chosen = psc.flatMap(nonEmpty)
+        case .psc: chosen = psc
         }
         guard let dialAddress = chosen else {
             throw ConnectorError(
                 .config, "instance does not have IP of type \"\(handle.ipType.rawValue)\"",
                 instance: instance.shortName)
         }
+        return Addresses(privateIP: privateIP, publicIP: publicIP, pscDNSName: psc, dialAddress: dialAddress)
+    }
+
+    /// Builds the snapshot; `resolvedIP` is the PSC name's address (ignored for IP types).
+    static func build(
+        handle: InstanceHandle,
+        api: AdminAPIResult,
+        key: PrivateKey,
+        mdxToken: AccessToken,
+        resolvedIP: String? = nil
+    ) throws(ConnectorError) -> InstanceSnapshot {
+        let instance = handle.instance
+        let addresses = try addresses(handle: handle, info: api.connectionInfo)
+        let dialAddress = addresses.dialAddress
 
         let (chain, ca) = try certificates(api.certificate, instance: instance)
         let context: TLSContext
@@ -43,10 +61,11 @@ enum SnapshotBuilder {
                 .certificate, "the client certificate cannot be used: \(error)", instance: instance.shortName)
         }
         return InstanceSnapshot(
-            instance: instance, tlsContext: context, privateIP: privateIP, publicIP: publicIP,
-            pscDNSName: psc.flatMap(nonEmpty), dialAddress: dialAddress, ipType: handle.ipType,
+            instance: instance, tlsContext: context, privateIP: addresses.privateIP, publicIP: addresses.publicIP,
+            pscDNSName: addresses.pscDNSName, dialAddress: dialAddress, ipType: handle.ipType,
             expiration: chain[0].notAfter, certificateSerial: chain[0].serialNumberHex,
-            mdxToken: mdxToken.value, mdxTokenExpiry: mdxToken.expiry, autoIAMAuthN: handle.autoIAMAuthN)
+            mdxToken: mdxToken.value, mdxTokenExpiry: mdxToken.expiry, autoIAMAuthN: handle.autoIAMAuthN,
+            resolvedIP: handle.ipType == .psc ? resolvedIP : dialAddress)
     }
 
     private static func certificates(

@@ -4,16 +4,14 @@ import TLS
 /// Where access tokens come from. Implementations are immutable and Sendable; `fetch` is called
 /// on the refresh thread only and must not block (HTTP goes through `engine`).
 ///
-/// New kinds (GCE metadata server, impersonation, gcloud) slot in as further conformers and a
-/// new case in `CredentialSource`.
 protocol TokenSource: Sendable {
     /// The quota project from the credential, used for `X-Goog-User-Project` when no
     /// environment override exists.
     var quotaProject: String? { get }
 
-    /// True when the source cannot mint tokens per scope (a static token), so the metadata
-    /// exchange reuses the API token.
-    var isStatic: Bool { get }
+    /// True when the metadata exchange reuses the API token instead of asking for an
+    /// alloydb.login-scoped one: static tokens, impersonation and gcloud (as the reference).
+    var reusesAPITokenForLogin: Bool { get }
 
     /// Obtains a token for `scopes`; `completion` runs once, on the refresh thread.
     func fetch(
@@ -28,7 +26,7 @@ protocol TokenSource: Sendable {
 struct StaticTokenSource: TokenSource {
     let token: String
     var quotaProject: String? { nil }
-    var isStatic: Bool { true }
+    var reusesAPITokenForLogin: Bool { true }
 
     func fetch(
         scopes: [String], now: Date, engine: HTTPEngine,
@@ -45,7 +43,7 @@ struct ServiceAccountTokenSource: TokenSource {
     let privateKey: PrivateKey
     let tokenURI: String
     let quotaProject: String?
-    var isStatic: Bool { false }
+    var reusesAPITokenForLogin: Bool { false }
 
     func fetch(
         scopes: [String], now: Date, engine: HTTPEngine,
@@ -82,7 +80,7 @@ struct AuthorizedUserTokenSource: TokenSource {
     let refreshToken: String
     let tokenURI: String
     let quotaProject: String?
-    var isStatic: Bool { false }
+    var reusesAPITokenForLogin: Bool { false }
 
     func fetch(
         scopes: [String], now: Date, engine: HTTPEngine,

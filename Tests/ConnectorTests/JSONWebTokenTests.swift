@@ -57,9 +57,9 @@ final class JSONWebTokenTests: XCTestCase {
         try json.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let source = try CredentialResolver.resolve(
-            .applicationDefault, environment: ["GOOGLE_APPLICATION_CREDENTIALS": path])
+            ConnectorConfiguration(environment: ["GOOGLE_APPLICATION_CREDENTIALS": path]))
         XCTAssertEqual(source.quotaProject, "qp")
-        XCTAssertFalse(source.isStatic)
-        XCTAssertThrowsError(try CredentialResolver.resolve(.applicationDefault, environment: ["HOME": "/nonexistent"]))
+        XCTAssertFalse(source.reusesAPITokenForLogin)
+        XCTAssertThrowsError(try CredentialResolver.resolve(ConnectorConfiguration(environment: ["HOME": "/nonexistent"])))
     }
 }
