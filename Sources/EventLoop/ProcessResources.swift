@@ -11,10 +11,14 @@ public enum ProcessResources {
             throw SyscallError(errno: errno, call: "opendir(/proc/self/fd)")
         }
         defer { closedir(directory) }
+        // readdir's record may end before sizeof(dirent) (d_reclen), so copying `d_name` out
+        // of `pointee` reads past the record; load only the first byte of the name in place.
+        // Force-unwrap: d_name is a stored field of an imported C struct, so its offset exists.
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         var count = 0
         while let entry = readdir(directory) {
-            let isDot = withUnsafeBytes(of: entry.pointee.d_name) { $0.first == UInt8(ascii: ".") }
-            if !isDot {
+            let first = UnsafeRawPointer(entry).load(fromByteOffset: nameOffset, as: UInt8.self)
+            if first != UInt8(ascii: ".") {
                 count += 1
             }
         }
