@@ -4,8 +4,9 @@ import Foundation
 import Glibc
 
 /// The `alloydb-auth-proxy` process: parse, build the connector and listeners, serve until a
-/// signal, exit with the reference's codes (1 for configuration or startup errors, 130 after
-/// SIGINT, 143 after SIGTERM; a second signal exits at once).
+/// signal or `/quitquitquit`, exit with the reference's codes (1 for configuration or startup
+/// errors, 130 after SIGINT, 143 after SIGTERM, 0 after `/quitquitquit`). Also the `wait` and
+/// `shutdown` subcommands.
 public enum ProxyMain {
     /// Names the environment variable that overrides the instance port (5433) for tests
     /// against a local emulator; production never sets it.
@@ -24,13 +25,23 @@ public enum ProxyMain {
         }
     }
 
-    /// Runs the proxy and returns the exit code.
+    /// Runs the proxy (or a subcommand) and returns the exit code. Main thread.
     public static func run(arguments: [String], environment: [String: String]) -> Int32 {
+        switch arguments.first {
+        case "wait":
+            return Subcommands.wait(Array(arguments.dropFirst()), environment: environment)
+        case "shutdown":
+            return Subcommands.shutdown(Array(arguments.dropFirst()), environment: environment)
+        default:
+            break
+        }
         let options: ProxyOptions
         do {
             options = try CommandLineParser.parse(arguments, environment: environment)
         } catch {
-            ProxyLogger.standardStreams("Error: \(error)\n", true)
+            // The options are unknown, so honour a --structured-logs the user clearly asked for.
+            let logger = ProxyLogger(structured: wantsStructuredLogs(arguments, environment))
+            logger.error("\(error)")
             return 1
         }
         if options.help {
@@ -43,69 +54,42 @@ public enum ProxyMain {
         }
         let logger = ProxyLogger(
             structured: options.structuredLogs, debug: options.debugLogs, quiet: options.quiet)
+        for warning in options.warnings {
+            logger.warning(warning)
+        }
         _ = try? ProcessResources.raiseDescriptorLimit()
 
         do {
-            return try serve(options, environment: environment, logger: logger)
+            let runtime = try ProxyRuntime(
+                options: options,
+                environment: environment,
+                logger: logger,
+                connectorConfiguration: connectorConfiguration(options, environment, logger),
+                tunnelSettings: tunnelSettings(options, environment)
+            )
+            return runtime.run()
         } catch {
+            SystemdNotifier(environment: environment).notify("STOPPING=1")
             logger.error("\(error)")
             return 1
         }
     }
 
-    private static func serve(
-        _ options: ProxyOptions,
-        environment: [String: String],
-        logger: ProxyLogger
-    ) throws -> Int32 {
-        let loop = try EventLoop()
-        let connector = try Connector(configuration: connectorConfiguration(options, environment, logger))
-        defer { connector.stop() }
-
-        let server = ProxyServer(
-            loop: loop,
-            logger: logger,
-            source: connector,
-            settings: try tunnelSettings(options, environment),
-            maxConnections: options.maxConnections
-        )
-        let executor = loop.executor
-        do {
-            let endpoints = try ListenerPlan.endpoints(for: options)
-            for (instance, endpoint) in zip(options.instances, endpoints) {
-                let handle = connector.makeHandle(
-                    for: instance.instance,
-                    ipType: options.ipType(for: instance),
-                    autoIAMAuthN: options.autoIAMAuthN(for: instance),
-                    // Old snapshots die on the loop, so their SSL_CTX is freed there.
-                    retire: { old in executor.execute { withExtendedLifetime(old) {} } }
-                )
-                try server.listen(route: InstanceRoute(handle: handle), on: endpoint)
+    /// `--structured-logs`/`-l` on the command line or `ALLOYDB_PROXY_STRUCTURED_LOGS=true`,
+    /// read without the full parser (which just failed).
+    static func wantsStructuredLogs(_ arguments: [String], _ environment: [String: String]) -> Bool {
+        for argument in arguments {
+            if argument == "--" { break }
+            if argument == "--structured-logs" || argument == "--structured-logs=true" { return true }
+            if argument.hasPrefix("-"), !argument.hasPrefix("--"), argument.dropFirst().allSatisfy(\.isLetter),
+               argument.contains("l") {
+                return true
             }
-        } catch {
-            server.closeListeners()
-            throw error
         }
-        logger.info("The proxy has started successfully and is ready for new connections!")
-
-        var exitCode: Int32 = 0
-        try loop.handleSignals([SIGINT, SIGTERM]) { signal in
-            let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
-            let code: Int32 = signal == SIGINT ? 130 : 143
-            guard exitCode == 0 else {
-                logger.info("second signal received, exiting immediately")
-                exit(code)
-            }
-            exitCode = code
-            logger.info("\(name) signal received. Shutting down...")
-            server.closeListeners()
-            loop.stop()
-        }
-        loop.run()
-        return exitCode
+        return Flag.parseBool(environment["ALLOYDB_PROXY_STRUCTURED_LOGS"] ?? "") == true
     }
 
-    private static func connectorConfiguration(
+    static func connectorConfiguration(
         _ options: ProxyOptions,
         _ environment: [String: String],
         _ logger: ProxyLogger
@@ -140,7 +124,7 @@ public enum ProxyMain {
         )
     }
 
-    private static func tunnelSettings(
+    static func tunnelSettings(
         _ options: ProxyOptions,
         _ environment: [String: String]
     ) throws -> TunnelSettings {

@@ -13,20 +13,30 @@ public enum Usage {
         var lines = [
             "Usage:",
             "  alloydb-auth-proxy [flags] INSTANCE_URI[?query] ...",
+            "  alloydb-auth-proxy wait [--max|-m duration] [--http-address a] [--http-port p]",
+            "  alloydb-auth-proxy shutdown [--admin-port p]",
             "",
             "INSTANCE_URI is projects/PROJECT/locations/REGION/clusters/CLUSTER/instances/INSTANCE.",
             "Per-instance query parameters: address, port, unix-socket, unix-socket-path,",
             "auto-iam-authn, public-ip, psc (e.g. INSTANCE_URI?port=6000).",
-            "Every flag can also be set as ALLOYDB_PROXY_<FLAG> in the environment.",
+            "Every flag can also be set as ALLOYDB_PROXY_<FLAG> in the environment, or as a key",
+            "of --config-file. Precedence: flag, then environment, then file, then default.",
+            "Instances: ALLOYDB_PROXY_INSTANCE_URI[_N] or the file keys instance-uri[-N].",
             "",
-            "Flags:",
+            "Subcommands:",
+            "  wait      Poll /startup every second until it answers 200; exit 1 after --max (30s).",
+            "  shutdown  POST /quitquitquit to the admin server on 127.0.0.1:--admin-port.",
         ]
-        for flag in Flag.all {
-            let short = flag.short.map { "-\($0), " } ?? "    "
-            let value = flag.kind == .bool ? "" : " " + placeholder(flag.kind)
-            let left = "  \(short)--\(flag.name)\(value)"
-            let padding = String(repeating: " ", count: max(2, 44 - left.count))
-            lines.append(left + padding + flag.help)
+        for group in Flag.groups {
+            lines.append("")
+            lines.append(group.title + ":")
+            for flag in group.flags {
+                let short = flag.short.map { "-\($0), " } ?? "    "
+                let value = flag.kind == .bool ? "" : " " + placeholder(flag.kind)
+                let left = "  \(short)--\(flag.name)\(value)"
+                let padding = String(repeating: " ", count: max(2, 44 - left.count))
+                lines.append(left + padding + flag.help)
+            }
         }
         return lines.joined(separator: "\n") + "\n"
     }

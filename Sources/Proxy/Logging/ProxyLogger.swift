@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// * text: `YYYY/MM/DD HH:MM:SS message` in local time, like Go's standard `log` package.
 /// * JSON (`--structured-logs`): `{"severity":"INFO","message":"...","timestamp":"<RFC 3339>"}`.
-/// * `--quiet` drops debug and info; `--debug-logs` enables debug.
+/// * `--quiet` keeps errors only; `--debug-logs` enables debug.
 ///
 /// Thread-safe: the loop thread and the refresh thread both log. Each record is written with
 /// one `write(2)` under a lock, so lines never interleave. Messages are built only when their
@@ -49,7 +49,7 @@ public final class ProxyLogger: Sendable {
     /// - Parameters:
     ///   - structured: JSON lines instead of Go text lines.
     ///   - debug: enable debug records.
-    ///   - quiet: drop debug and info records.
+    ///   - quiet: keep error records only.
     ///   - sink: the output; defaults to stdout/stderr.
     ///   - clock: the time source; defaults to `clock_gettime(CLOCK_REALTIME)`.
     public init(
@@ -60,7 +60,7 @@ public final class ProxyLogger: Sendable {
         clock: @escaping WallClock = ProxyLogger.systemClock
     ) {
         self.structured = structured
-        self.minimum = quiet ? .warning : (debug ? .debug : .info)
+        self.minimum = quiet ? .error : (debug ? .debug : .info)
         self.sink = sink
         self.clock = clock
     }

@@ -1,7 +1,7 @@
 /// Process-wide tunnel counters: cheap integer updates instead of log lines for anomalies.
 ///
-/// Loop thread only (the proxy has one loop); read them from the loop, e.g. for a summary at
-/// shutdown or a future metrics endpoint.
+/// Loop thread only (the proxy has one loop); a loop timer copies them into the published
+/// `MetricsSnapshot` for `/metrics`, so the data path never touches an atomic.
 public struct ProxyCounters: Equatable, Sendable {
     /// Client connections accepted.
     public var accepted = 0
@@ -17,14 +17,21 @@ public struct ProxyCounters: Equatable, Sendable {
     public var failedByPhase: [TunnelPhase: Int] = [:]
     /// Forced refreshes requested after TCP or TLS failures.
     public var forcedRefreshes = 0
-    /// Bytes relayed from clients to instances and back (plaintext).
+    /// Bytes relayed from clients to instances and back (plaintext), of closed tunnels.
     public var bytesToInstance: UInt64 = 0
     public var bytesToClient: UInt64 = 0
+    /// Time from accepting a client to the start of relaying, for tunnels that got there.
+    public var dialLatency = LatencyHistogram()
 
     public init() {}
 
     /// Failures in `phase` so far.
     public func failed(in phase: TunnelPhase) -> Int {
         failedByPhase[phase, default: 0]
+    }
+
+    /// All failed dials.
+    public var failedDials: Int {
+        failedByPhase.values.reduce(0, +)
     }
 }

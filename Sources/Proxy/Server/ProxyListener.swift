@@ -4,14 +4,17 @@ import Glibc
 /// One instance's listening socket (TCP or Unix) and the cleanup it needs.
 ///
 /// Loop thread only. For Unix endpoints the directory is created (mode 0777) when absent, a
-/// stale socket file is replaced, the socket is made world-accessible (chmod 0777, best
-/// effort, like the reference) and the file is removed again by `close()`.
+/// stale socket file is replaced, the socket file gets `socketMode` (0777 by default, best
+/// effort like the reference: a failed chmod is reported in `chmodProblem`) and the file is
+/// removed again by `close()`.
 final class ProxyListener {
     let route: InstanceRoute
     let endpoint: ListenerEndpoint
     private let listener: Listener
     /// The bound address (with the kernel's port for port 0).
     let boundAddress: String
+    /// Why the socket file could not be given its mode, when that failed.
+    private(set) var chmodProblem: String?
 
     /// Binds and starts accepting; `onAccept` receives each connection.
     ///
@@ -20,12 +23,14 @@ final class ProxyListener {
         route: InstanceRoute,
         endpoint: ListenerEndpoint,
         loop: EventLoop,
+        socketMode: UInt16 = 0o777,
         onAccept: @escaping (Socket) -> Void,
         onError: @escaping (SyscallError) -> Void
     ) throws {
         self.route = route
         self.endpoint = endpoint
         let socket: Socket
+        var chmodProblem: String?
         do {
             switch endpoint {
             case .tcp(let host, let port):
@@ -35,14 +40,19 @@ final class ProxyListener {
                 let path = endpoint.socketPath ?? directory
                 try Self.removeStaleSocket(path)
                 socket = try Socket.listen(on: SocketAddress(unixPath: path))
-                // Best effort, as in the reference: clients of other users must be able to connect.
-                _ = chmod(path, 0o777)
+                // Best effort, as in the reference: clients of other users must be able to connect
+                // (unless a narrower --unix-socket-mode asks otherwise).
+                if chmod(path, mode_t(socketMode)) != 0 {
+                    chmodProblem = "could not set mode \(String(socketMode, radix: 8)) on \(path): "
+                        + String(cString: strerror(errno))
+                }
             }
             listener = try Listener(socket: socket, loop: loop, onAccept: onAccept, onError: onError)
         } catch {
             throw ProxyStartError(instance: route.shortName, reason: "\(error)")
         }
         boundAddress = socket.localAddress.map { "\($0)" } ?? endpoint.description
+        self.chmodProblem = chmodProblem
     }
 
     /// Stops accepting and closes the socket; removes a Unix socket file. Idempotent.
