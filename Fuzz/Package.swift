@@ -9,7 +9,24 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 /// One fuzzer per parser: the name (target `fuzz-<name>`, sources `Fuzzers/<name>`, seeds
 /// `Corpus/<name>`, crash reproducers `Regressions/<name>`) and the product modules it uses.
 let fuzzers: [(name: String, modules: [String])] = [
+    // Connector: what the Admin API, token endpoints, credential files and instances send.
+    ("mdx-response", ["Connector"]),
+    ("connection-info", ["Connector"]),
+    ("client-certificate", ["Connector", "TLS"]),
+    ("token-response", ["Connector"]),
+    ("credentials", ["Connector"]),
     ("instance-uri", ["Connector"]),
+    // TLS: PEM from the Admin API, files and certificate requests.
+    ("pem-certificate", ["TLS"]),
+    ("pem-private-key", ["TLS"]),
+    ("pem-public-key", ["TLS"]),
+    // Proxy: command line, environment and configuration files.
+    ("command-line", ["Proxy", "Connector"]),
+    ("instance-query", ["Proxy", "Connector"]),
+    ("go-duration", ["Proxy"]),
+    ("config-toml", ["Proxy"]),
+    ("config-yaml", ["Proxy"]),
+    ("config-json", ["Proxy"]),
 ]
 
 let package = Package(
@@ -19,10 +36,17 @@ let package = Package(
         // Declares libFuzzer's driver entry; the symbol comes from `-sanitize=fuzzer`.
         .target(name: "CFuzzerDriver"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzerDriver"], swiftSettings: strict),
+        // The configuration file harness the TOML, YAML and JSON fuzzers share.
+        .target(
+            name: "ProxyFuzzSupport",
+            dependencies: ["FuzzSupport", .product(name: "Proxy", package: "alloydb-auth-proxy")],
+            swiftSettings: strict
+        ),
     ] + fuzzers.map { fuzzer in
         .executableTarget(
             name: "fuzz-\(fuzzer.name)",
             dependencies: ["FuzzSupport"]
+                + (fuzzer.name.hasPrefix("config-") ? ["ProxyFuzzSupport"] : [])
                 + fuzzer.modules.map { .product(name: $0, package: "alloydb-auth-proxy") },
             path: "Fuzzers/\(fuzzer.name)",
             swiftSettings: strict
