@@ -76,8 +76,10 @@ struct RefreshState: Sendable {
         case (.idle, .requested(let force)):
             return requestedWhileIdle(force: force, now: now)
         case (.refreshing, .requested):
-            // A forced request joins the refresh in flight: its result is fresh anyway.
-            return Action(answer: hasValid(now) ? .current : .wait)
+            // A forced request joins the refresh in flight: its result is fresh anyway. Lazy
+            // mode only refreshes for callers that need it, so they all wait (like the
+            // reference's mutex around a lazy refresh).
+            return Action(answer: hasValid(now) && mode == .ahead ? .current : .wait)
         case (.idle, .due):
             nextAttempt = nil
             return tryStart(now: now) ? Action(startRefresh: true) : Action()

@@ -110,6 +110,9 @@ final class RefreshStateTests: XCTestCase {
         XCTAssertNil(state.nextAttempt)
         XCTAssertEqual(state.handle(.requested(force: false), now: t0.addingTimeInterval(3000)), .init(answer: .current))
         XCTAssertEqual(state.handle(.requested(force: false), now: t0.addingTimeInterval(3400)).startRefresh, true)
+        XCTAssertEqual(
+            state.handle(.requested(force: false), now: t0.addingTimeInterval(3400)), .init(answer: .wait),
+            "lazy callers join the refresh in flight rather than take the old certificate")
         let action = state.handle(.failed(failure), now: t0.addingTimeInterval(3400))
         XCTAssertEqual(action.answer, .current, "still valid for 200 s")
         XCTAssertNil(state.nextAttempt)
