@@ -1,0 +1,126 @@
+import XCTest
+
+@testable import Proxy
+
+/// The lifecycle, health, metrics, admin and compatibility flags: defaults, forms, refusals and
+/// notices.
+final class LifecycleFlagTests: XCTestCase {
+    private let uri = "projects/p/locations/r/clusters/c/instances/i"
+
+    func testDefaultsMatchTheReference() throws {
+        let options = try CommandLineParser.parse([uri])
+        XCTAssertEqual(options.httpAddress, "localhost")
+        XCTAssertEqual(options.httpBindAddress, "127.0.0.1")
+        XCTAssertEqual(options.httpPort, 9090)
+        XCTAssertEqual(options.adminPort, 9091)
+        XCTAssertEqual(options.minSigtermDelay, .zero)
+        XCTAssertEqual(options.maxSigtermDelay, .zero)
+        XCTAssertEqual(options.unixSocketMode, 0o777)
+        XCTAssertEqual(options.telemetrySampleRate, 10_000)
+        XCTAssertFalse(options.exitZeroSigterm || options.healthCheck || options.prometheus
+                       || options.quitquitquit || options.debug || options.runConnectionTest)
+        XCTAssertEqual(options.warnings, [])
+    }
+
+    func testFlagsSetTheirValues() throws {
+        let cases: [([String], (ProxyOptions) -> Bool)] = [
+            (["--min-sigterm-delay", "2s"], { $0.minSigtermDelay == .seconds(2) }),
+            (["--max-sigterm-delay=1m"], { $0.maxSigtermDelay == .seconds(60) }),
+            (["--exit-zero-sigterm"], { $0.exitZeroSigterm }),
+            (["--health-check", "--with-backend-check"], { $0.healthCheck && $0.withBackendCheck }),
+            (["--prometheus", "--prometheus-namespace", "px"], { $0.prometheus && $0.prometheusNamespace == "px" }),
+            (["--http-address", "0.0.0.0", "--http-port", "0"], { $0.httpBindAddress == "0.0.0.0" && $0.httpPort == 0 }),
+            (["--quitquitquit", "--debug", "--admin-port=7000"], { $0.quitquitquit && $0.debug && $0.adminPort == 7000 }),
+            (["--run-connection-test"], { $0.runConnectionTest }),
+            (["--unix-socket-mode", "0700"], { $0.unixSocketMode == 0o700 }),
+            (["--unix-socket-mode=660"], { $0.unixSocketMode == 0o660 }),
+        ]
+        for (flags, check) in cases {
+            let options = try CommandLineParser.parse(flags + [uri])
+            XCTAssertTrue(check(options), "\(flags)")
+        }
+        let env = try CommandLineParser.parse([uri], environment: ["ALLOYDB_PROXY_EXIT_ZERO_SIGTERM": "true",
+                                                                   "ALLOYDB_PROXY_ADMIN_PORT": "7001"])
+        XCTAssertTrue(env.exitZeroSigterm)
+        XCTAssertEqual(env.adminPort, 7001)
+    }
+
+    func testBadValuesAreNamed() {
+        let cases: [([String], String)] = [
+            (["--unix-socket-mode", "0800"], "--unix-socket-mode"),
+            (["--unix-socket-mode", "1777"], "--unix-socket-mode"),
+            (["--http-port", "http"], "--http-port"),
+            (["--admin-port", "70000"], "--admin-port"),
+            (["--http-address", "::1"], "--http-address"),
+            (["--http-address", "example.com"], "--http-address"),
+            (["--max-sigterm-delay", "-1s"], "--max-sigterm-delay"),
+        ]
+        for (flags, named) in cases {
+            XCTAssertThrowsError(try CommandLineParser.parse(flags + [uri]), "\(flags)") { error in
+                XCTAssertTrue("\(error)".contains(named), "\(error)")
+            }
+        }
+    }
+
+    func testFeaturesThisProxyLacksAreRefused() {
+        let cases: [[String]] = [
+            ["--fuse", "/mnt/x"], ["--fuse-tmp-dir", "/tmp/y"], ["-g"],
+            ["--impersonate-service-account", "a@b"], ["--static-connection-info", "/s.json"],
+        ]
+        for flags in cases {
+            XCTAssertThrowsError(try CommandLineParser.parse(flags + [uri]), "\(flags)") { error in
+                XCTAssertTrue("\(error)".contains("is not supported by this proxy"), "\(error)")
+            }
+        }
+    }
+
+    func testIgnoredFlagsGiveOneNotice() throws {
+        let options = try CommandLineParser.parse([
+            "--telemetry-project", "p", "--telemetry-sample-rate", "5", "--disable-built-in-telemetry",
+            "--login-token", "secret-token", "--http-port", "9999", uri,
+        ])
+        XCTAssertEqual(options.warnings.count, 3, "\(options.warnings)")
+        XCTAssertTrue(options.warnings[0].contains("--telemetry-project, --telemetry-sample-rate, "
+                                                   + "--disable-built-in-telemetry"))
+        XCTAssertEqual(options.warnings[1], "Ignoring --login-token because --auto-iam-authn is not enabled")
+        XCTAssertFalse(options.warnings.joined().contains("secret-token"))
+        XCTAssertTrue(options.warnings[2].contains("--http-port"))
+        let iam = try CommandLineParser.parse(["--login-token", "t", "-i", uri])
+        XCTAssertEqual(iam.warnings, [])
+    }
+
+    func testHelpListsEveryFlagUnderAGroup() {
+        let text = Usage.text
+        for flag in Flag.all {
+            XCTAssertTrue(text.contains("--\(flag.name)"), flag.name)
+        }
+        for group in Flag.groups {
+            XCTAssertTrue(text.contains("\n\(group.title):\n"), group.title)
+        }
+        XCTAssertEqual(Set(Flag.all.map(\.name)).count, Flag.all.count, "duplicate flag names")
+        let shorts = Flag.all.compactMap(\.short)
+        XCTAssertEqual(Set(shorts).count, shorts.count, "duplicate short forms")
+    }
+
+    func testParseErrorsHonourStructuredLogs() {
+        XCTAssertTrue(ProxyMain.wantsStructuredLogs(["--structured-logs", "--bogus"], [:]))
+        XCTAssertTrue(ProxyMain.wantsStructuredLogs(["-il"], [:]))
+        XCTAssertTrue(ProxyMain.wantsStructuredLogs([], ["ALLOYDB_PROXY_STRUCTURED_LOGS": "true"]))
+        XCTAssertFalse(ProxyMain.wantsStructuredLogs(["--structured-logs=false", "-p", "5"], [:]))
+        XCTAssertFalse(ProxyMain.wantsStructuredLogs(["--", "-l"], [:]))
+    }
+
+    func testSubcommandFlags() throws {
+        let parsed = try Subcommands.parse(["-m", "5s", "--http-port=9999"], environment: [:], command: "wait",
+                                           flags: ["max": "m", "http-address": nil, "http-port": nil])
+        XCTAssertEqual(parsed["max"], "5s")
+        XCTAssertEqual(parsed["http-port"], "9999")
+        let env = try Subcommands.parse([], environment: ["ALLOYDB_PROXY_ADMIN_PORT": "7000"],
+                                        command: "shutdown", flags: ["admin-port": nil])
+        XCTAssertEqual(env["admin-port"], "7000")
+        XCTAssertThrowsError(try Subcommands.parse(["--bogus", "1"], environment: [:], command: "shutdown",
+                                                   flags: ["admin-port": nil]))
+        XCTAssertThrowsError(try Subcommands.parse(["extra"], environment: [:], command: "shutdown",
+                                                   flags: ["admin-port": nil]))
+    }
+}
