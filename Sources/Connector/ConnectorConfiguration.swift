@@ -53,7 +53,9 @@ public struct ConnectorConfiguration: Sendable {
     /// the order the user wrote it. Empty: no impersonation.
     public var impersonationChain: [String]
     /// Base URL of the IAM Credentials API for impersonation (overridable for tests).
-    public var iamCredentialsEndpoint: String
+    public var iamCredentialsEndpoint: String {
+        didSet { iamCredentialsEndpoint = Self.trimmed(iamCredentialsEndpoint) }
+    }
     /// `--static-connection-info FILE`: connection info read once from this file and never
     /// refreshed (development only). Takes precedence over `lazyRefresh`.
     public var staticConnectionInfoPath: String?
