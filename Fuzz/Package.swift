@@ -27,6 +27,10 @@ let fuzzers: [(name: String, modules: [String])] = [
     ("config-toml", ["Proxy"]),
     ("config-yaml", ["Proxy"]),
     ("config-json", ["Proxy"]),
+    // Emulator: everything a client of the local AlloyDB can send it.
+    ("emulator-http", ["Emulator", "TLS"]),
+    ("emulator-json", ["Emulator"]),
+    ("emulator-mdx", ["Emulator"]),
 ]
 
 let package = Package(
