@@ -20,6 +20,13 @@ switch command {
 case .help:
     print(EmulatorCommand.usage)
     exit(0)
+case .mintClientCertificate(let options):
+    do {
+        for path in try ClientCertificateMinter(options: options).run() { print(path) }
+        exit(0)
+    } catch {
+        fail("\(error)", status: 1)
+    }
 case .serve(let configuration):
     // Block the signals before any thread starts so that every thread inherits the mask and
     // only sigwait below receives them.

@@ -12,8 +12,8 @@ final class APIRouter: Sendable {
         var token: TokenEndpoint
         var faults: FaultSwitches
         var events: EventLog
-        /// Rotates every cluster's CA hierarchy (fault switch `rotateCA`).
-        var rotate: @Sendable () throws -> Void
+        /// The fault commands (`rotateCA`, `dropNow`).
+        var commands: FaultsAPI.Commands
     }
 
     private let routes = Mutex<Routes?>(nil)
@@ -32,15 +32,20 @@ final class APIRouter: Sendable {
         }
         switch path {
         case "/token":
+            let delay = routes.faults.snapshot.tokenDelayMilliseconds
+            if delay > 0 { usleep(UInt32(delay) * 1000) }
+            if let injected = routes.faults.takeTokenError() {
+                return .oauthError(injected.code, injected.status, injected.message)
+            }
             return routes.token.handle(request)
         case "/emulator/faults":
-            return FaultsAPI(faults: routes.faults, rotate: routes.rotate).handle(request)
+            return FaultsAPI(faults: routes.faults, commands: routes.commands).handle(request)
         default:
             guard AdminAPI.owns(path: path) else {
                 return .googleError(404, "NOT_FOUND", "The requested URL \(path) was not found.")
             }
             let delay = routes.faults.apiDelayMilliseconds
-            if delay > 0 { usleep(UInt32(min(delay, 60_000)) * 1000) }
+            if delay > 0 { usleep(UInt32(delay) * 1000) }
             let response = routes.admin.handle(request, path: path)
             routes.events.record([
                 ("event", "api"),

@@ -115,8 +115,9 @@ public struct AdminAPI: Sendable {
             return .googleError(404, "NOT_FOUND", "Resource '\(clusterName)' was not found")
         }
         let publicKey: PublicKey
+        let usesMetadataExchange: Bool
         do {
-            publicKey = try parseCertificateRequest(body, clusterName: clusterName)
+            (publicKey, usesMetadataExchange) = try parseCertificateRequest(body, clusterName: clusterName)
         } catch {
             return .googleError(400, "INVALID_ARGUMENT", "\(error)")
         }
@@ -127,6 +128,7 @@ public struct AdminAPI: Sendable {
             events?.record([
                 ("event", "certificate"), ("cluster", .string(clusterName)),
                 ("serial", .string(issued.chain[0].serialNumberHex)),
+                ("useMetadataExchange", .bool(usesMetadataExchange)),
             ])
             return .json(
                 200,
@@ -139,8 +141,11 @@ public struct AdminAPI: Sendable {
         }
     }
 
-    /// Validates the request body and returns the public key to certify.
-    private func parseCertificateRequest(_ body: [UInt8], clusterName: String) throws -> PublicKey {
+    /// Validates the request body; returns the public key to certify and whether the client
+    /// will run the metadata exchange (proto3: an absent `useMetadataExchange` is false).
+    private func parseCertificateRequest(_ body: [UInt8], clusterName: String) throws
+        -> (PublicKey, Bool)
+    {
         let json = try JSONValue.parse(body)
         guard case .object = json else {
             throw EmulatorError(.invalidArgument, "the request body must be a JSON object")
@@ -163,7 +168,7 @@ public struct AdminAPI: Sendable {
             throw EmulatorError(.invalidArgument, "publicKey is required")
         }
         do {
-            return try PublicKey(pem: pem)
+            return (try PublicKey(pem: pem), json["useMetadataExchange"]?.boolValue ?? false)
         } catch {
             throw EmulatorError(.invalidArgument, "publicKey is not a PEM RSA public key: \(error)")
         }

@@ -11,6 +11,8 @@ public struct Credentials: Sendable {
     public let clientID: String
     public let clientSecret: String
     public let refreshToken: String
+    /// The email of the authorized user the refresh token belongs to (its IAM principal).
+    public let userEmail: String
     /// `<api endpoint>/token`.
     public let tokenURI: String
 
@@ -24,6 +26,7 @@ public struct Credentials: Sendable {
             clientID: "\(randomDigits(12))-emulator.apps.googleusercontent.com",
             clientSecret: "emu-" + randomHex(12),
             refreshToken: "1//emulator-" + randomHex(32),
+            userEmail: "emulator-user@example.com",
             tokenURI: tokenURI
         )
     }

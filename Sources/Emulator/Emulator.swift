@@ -57,7 +57,20 @@ public final class Emulator: Sendable {
             throw Emulator.wrap(error)
         }
 
+        do {
+            endpoints = try InstanceEndpoints(
+                instances: instances, configuration: configuration, authorities: authorities,
+                tokens: tokens, faults: faults, events: events)
+        } catch {
+            http.stop()
+            throw Emulator.wrap(error)
+        }
+
         let authorityList = Array(authorities.values)
+        let endpoints = self.endpoints
+        let commands = FaultsAPI.Commands(
+            rotate: { for authority in authorityList { try authority.rotate(now: clock()) } },
+            dropAll: { endpoints.dropAll(mode: $0) })
         router.install(
             APIRouter.Routes(
                 admin: AdminAPI(
@@ -67,16 +80,13 @@ public final class Emulator: Sendable {
                     credentials: credentials, tokens: tokens, events: events, clock: clock),
                 faults: faults,
                 events: events,
-                rotate: { for authority in authorityList { try authority.rotate(now: clock()) } }
+                commands: commands
             ))
-
         do {
-            endpoints = try InstanceEndpoints(
-                instances: instances, configuration: configuration, authorities: authorities,
-                tokens: tokens, faults: faults, events: events)
+            try FaultsAPI(faults: faults, commands: commands).apply(configuration.initialFaults)
             try publishState()
         } catch {
-            http.stop()
+            stop()
             throw Emulator.wrap(error)
         }
     }

@@ -13,6 +13,8 @@ public struct EmulatorConfiguration: Equatable, Sendable {
     public var certificateLifetime: Int = 3600
     /// Port of every instance endpoint.
     public var instancePort: UInt16 = 5433
+    /// Fault switches applied at start (a `/emulator/faults` body), from `--fault`.
+    public var initialFaults = JSONValue.object([])
 
     public init(stateDirectory: String) {
         self.stateDirectory = stateDirectory
@@ -29,12 +31,14 @@ public struct EmulatorConfiguration: Equatable, Sendable {
 /// The parsed command line.
 public enum EmulatorCommand: Equatable, Sendable {
     case serve(EmulatorConfiguration)
+    case mintClientCertificate(ClientCertificateMinter.Options)
     case help
 
     /// Usage text for `--help` and usage errors.
     public static let usage = """
         Usage:
           alloydb-emulator serve --state-dir DIR [options]
+          alloydb-emulator mint-client-cert --state-dir DIR --out DIR [--cluster NAME]
           alloydb-emulator --help
 
         A local AlloyDB for development and tests: the Admin API (connectionInfo,
@@ -46,12 +50,18 @@ public enum EmulatorCommand: Equatable, Sendable {
           --api-address IP         Admin API bind address (default 127.0.0.1)
           --api-port N             Admin API port; 0 picks a free port (default 0)
           --instance SPEC          URI=IP[,backend=postgres:HOST:PORT|echo|sink|source]
-                                   [,public-ip=IP][,psc=NAME]; repeatable
+                                   [,public-ip=IP][,psc=NAME][,mdx=on|off]; repeatable
           --postgres HOST:PORT     backend for instances without backend= (default: echo)
           --cert-lifetime DUR      client certificate lifetime, e.g. 3600s, 90m, 2h (default 3600s)
           --instance-port N        port of every instance endpoint (default 5433)
+          --fault NAME=VALUE       a fault switch as POST /emulator/faults takes it, e.g.
+                                   mdx=hang, apiError='{"code":503,"count":2}'; repeatable
 
         emulator.json is written last, atomically, once everything is listening.
+
+        mint-client-cert asks the emulator running with --state-dir DIR for a client
+        certificate without the metadata exchange (for instances with mdx=off) and writes
+        client.key, client.crt, client.pem (chain + key) and ca.crt into --out DIR.
         """
 
     /// Parses `arguments` (without the program name). Throws `.usage` with a sentence naming
@@ -61,10 +71,39 @@ public enum EmulatorCommand: Equatable, Sendable {
             throw EmulatorError(.usage, "missing command; expected \"serve\" or \"--help\"")
         }
         if ["--help", "-h", "help"].contains(first) { return .help }
-        guard first == "serve" else {
-            throw EmulatorError(.usage, "unknown command \"\(first)\"; expected \"serve\"")
+        switch first {
+        case "serve": return try parseServe(Array(arguments.dropFirst()))
+        case "mint-client-cert": return try parseMint(Array(arguments.dropFirst()))
+        default:
+            throw EmulatorError(
+                .usage, "unknown command \"\(first)\"; expected \"serve\" or \"mint-client-cert\"")
         }
-        return try parseServe(Array(arguments.dropFirst()))
+    }
+
+    private static func parseMint(_ arguments: [String]) throws -> EmulatorCommand {
+        var values: [String: String] = [:]
+        var index = 0
+        while index < arguments.count {
+            let flag = arguments[index]
+            if flag == "--help" || flag == "-h" { return .help }
+            guard ["--state-dir", "--out", "--cluster"].contains(flag) else {
+                throw EmulatorError(.usage, "mint-client-cert: unknown flag \"\(flag)\"")
+            }
+            guard index + 1 < arguments.count, !arguments[index + 1].isEmpty else {
+                throw EmulatorError(.usage, "\(flag) needs a value")
+            }
+            values[flag] = arguments[index + 1]
+            index += 2
+        }
+        guard let state = values["--state-dir"], let out = values["--out"] else {
+            throw EmulatorError(.usage, "mint-client-cert needs --state-dir DIR and --out DIR")
+        }
+        if let cluster = values["--cluster"] {
+            _ = try InstanceSpec(uri: cluster + "/instances/x", ipAddress: "127.0.0.1")
+        }
+        return .mintClientCertificate(
+            ClientCertificateMinter.Options(
+                stateDirectory: state, outputDirectory: out, cluster: values["--cluster"]))
     }
 
     private static func parseServe(_ arguments: [String]) throws -> EmulatorCommand {
@@ -102,6 +141,10 @@ public enum EmulatorCommand: Equatable, Sendable {
                 configuration.certificateLifetime = try DurationFlag.parseSeconds(try next(), flag: flag)
             case "--instance-port":
                 configuration.instancePort = try port(try next(), flag: flag, allowZero: false)
+            case "--fault":
+                guard case .object(var members) = configuration.initialFaults else { break }
+                members.append(try FaultsAPI.member(fromFlag: try next()))
+                configuration.initialFaults = .object(members)
             default:
                 throw EmulatorError(.usage, "unknown flag \"\(flag)\"")
             }
@@ -112,6 +155,12 @@ public enum EmulatorCommand: Equatable, Sendable {
         }
         configuration.stateDirectory = stateDirectory
         try checkUnique(configuration.instances)
+        do {
+            let scratch = FaultSwitches(certificateLifetime: configuration.certificateLifetime)
+            try FaultsAPI(faults: scratch).apply(configuration.initialFaults)
+        } catch {
+            throw EmulatorError(.usage, "--fault: \(error)")
+        }
         return .serve(configuration)
     }
 

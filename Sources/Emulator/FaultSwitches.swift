@@ -20,6 +20,25 @@ public final class FaultSwitches: Sendable {
         case hang
         /// Close the connection instead of replying.
         case close
+        /// Reply with a frame no client can decode.
+        case garbage
+    }
+
+    /// How the instance endpoint treats a new TLS connection.
+    public enum HandshakeFault: String, Equatable, Sendable {
+        case none = "ok"
+        /// Close the connection as soon as it is accepted, before reading anything.
+        case refuse
+        /// Read the ClientHello, then close without sending a ServerHello.
+        case closeBeforeServerHello = "close-before-server-hello"
+    }
+
+    /// How a connection is cut by the drop faults.
+    public enum CloseMode: String, Equatable, Sendable {
+        /// Orderly: FIN.
+        case fin
+        /// Abortive: RST (SO_LINGER 0), queued bytes are dropped.
+        case rst
     }
 
     /// The full switch state; under the mutex.
@@ -34,6 +53,18 @@ public final class FaultSwitches: Sendable {
         public var certificateLifetime: Int
         /// Close each new tunnel after relaying this many bytes (sum of both directions).
         public var dropAfterBytes: Int?
+        /// How `dropAfterBytes` and `dropNow` cut connections.
+        public var dropMode = CloseMode.fin
+        /// An injected token-endpoint failure and how many more requests get it.
+        public var tokenError: APIError?
+        public var tokenErrorCount = 0
+        /// Delay before answering each token request, in milliseconds.
+        public var tokenDelayMilliseconds = 0
+        /// Delay before the instance endpoint starts its TLS handshake, in milliseconds.
+        public var handshakeDelayMilliseconds = 0
+        public var handshake = HandshakeFault.none
+        /// Instance endpoints negotiate at most TLS 1.2 (clients that need 1.3 must refuse).
+        public var instanceTLS12Only = false
     }
 
     private let state: Mutex<State>
@@ -57,6 +88,15 @@ public final class FaultSwitches: Sendable {
         state.withLock { state in
             guard let error = state.apiError, state.apiErrorCount > 0 else { return nil }
             state.apiErrorCount -= 1
+            return error
+        }
+    }
+
+    /// The injected token-endpoint error if one is armed, consuming one count.
+    public func takeTokenError() -> APIError? {
+        state.withLock { state in
+            guard let error = state.tokenError, state.tokenErrorCount > 0 else { return nil }
+            state.tokenErrorCount -= 1
             return error
         }
     }

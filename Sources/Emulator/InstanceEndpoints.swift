@@ -56,7 +56,7 @@ final class InstanceEndpoints: Sendable {
         let loop: EventLoop
         var listeners: [Listener] = []
         var tunnels: [ObjectIdentifier: Tunnel] = [:]
-        var contexts: [String: (generation: Int, context: TLSContext)] = [:]
+        var contexts: [String: (generation: Int, tls12: Bool, context: TLSContext)] = [:]
         init(loop: EventLoop) { self.loop = loop }
     }
 
@@ -88,6 +88,7 @@ final class InstanceEndpoints: Sendable {
                 instance: instance.spec,
                 backend: try BackendTarget(configuration.backend(for: instance.spec)),
                 tokens: tokens, faults: faults, events: events,
+                usesMetadataExchange: instance.spec.metadataExchange,
                 onClose: { [unowned state] tunnel in state.tunnels[ObjectIdentifier(tunnel)] = nil })
             let address: SocketAddress
             let socket: Socket
@@ -126,8 +127,18 @@ final class InstanceEndpoints: Sendable {
         _ socket: Socket, state: LoopState, instance: AdminAPI.Instance,
         authority: ClusterAuthority, key: PrivateKey, environment: Tunnel.Environment
     ) {
+        if environment.faults.snapshot.handshake == .refuse {
+            environment.events.record([
+                ("event", "tunnel-refused"), ("instance", .string(instance.spec.uri)),
+                ("reason", "refused at accept (fault)"),
+            ])
+            socket.close()
+            return
+        }
         do {
-            let context = try serverContext(state: state, instance: instance, authority: authority, key: key)
+            let context = try serverContext(
+                state: state, instance: instance, authority: authority, key: key,
+                environment: environment)
             let tunnel = try Tunnel(client: socket, context: context, loop: state.loop, environment: environment)
             state.tunnels[ObjectIdentifier(tunnel)] = tunnel
         } catch {
@@ -142,18 +153,46 @@ final class InstanceEndpoints: Sendable {
     /// The instance's TLS context for the cluster's current CA generation, rebuilt (one
     /// signature) after a rotation.
     private static func serverContext(
-        state: LoopState, instance: AdminAPI.Instance, authority: ClusterAuthority, key: PrivateKey
+        state: LoopState, instance: AdminAPI.Instance, authority: ClusterAuthority, key: PrivateKey,
+        environment: Tunnel.Environment
     ) throws -> TLSContext {
         let generation = authority.generation
-        if let cached = state.contexts[instance.spec.uri], cached.generation == generation.number {
+        let tls12 = environment.faults.snapshot.instanceTLS12Only
+        if let cached = state.contexts[instance.spec.uri], cached.generation == generation.number,
+            cached.tls12 == tls12
+        {
             return cached.context
         }
         let chain = try authority.issueServerCertificate(for: instance.spec, uid: instance.uid, key: key)
         let context = try TLSContext.server(
             certificateChain: chain, key: key, clientCAs: [generation.root.certificate],
-            requireClientCertificate: true, minimumVersion: .tls13)
-        state.contexts[instance.spec.uri] = (generation.number, context)
+            requireClientCertificate: true, minimumVersion: tls12 ? .tls12 : .tls13,
+            maximumVersion: tls12 ? .tls12 : .tls13)
+        state.contexts[instance.spec.uri] = (generation.number, tls12, context)
         return context
+    }
+
+    /// Cuts every open tunnel with `mode` (the `dropNow` fault) and returns how many. Blocks
+    /// the calling thread (not the loop thread) until the loop has done it.
+    func dropAll(mode: FaultSwitches.CloseMode) -> Int {
+        guard !stopped.load(ordering: .acquiring) else { return 0 }
+        let finished = DispatchSemaphore(value: 0)
+        let box = CountBox()
+        state.loop.executor.execute { [state] in
+            let tunnels = Array(state.tunnels.values)
+            for tunnel in tunnels { tunnel.close(mode: mode, reason: "dropped on command (fault)") }
+            box.value = tunnels.count
+            finished.signal()
+        }
+        guard finished.wait(timeout: .now() + 10) == .success else { return 0 }
+        return box.value
+    }
+
+    /// A count handed from the loop thread to the waiting thread.
+    private final class CountBox: @unchecked Sendable {
+        // @unchecked: written once on the loop thread before the semaphore signal, read after
+        // the wait; the semaphore orders the two.
+        var value = 0
     }
 
     private static func closeAll(_ state: LoopState) {

@@ -31,6 +31,9 @@ public struct InstanceSpec: Equatable, Sendable {
     public var publicIPAddress: String?
     public var pscDNSName: String?
     public var backend: Backend?
+    /// False for `mdx=off`: the endpoint relays right after the TLS handshake, for clients that
+    /// do not speak the metadata exchange (HAProxy, stunnel, psql with `sslcert`).
+    public var metadataExchange = true
 
     /// `projects/P/locations/R/clusters/C/instances/I`.
     public var uri: String {
@@ -79,7 +82,8 @@ public struct InstanceSpec: Equatable, Sendable {
         self.backend = backend
     }
 
-    /// Parses the `--instance` flag value `URI=IP[,backend=B][,public-ip=IP][,psc=NAME]`.
+    /// Parses the `--instance` flag value
+    /// `URI=IP[,backend=B][,public-ip=IP][,psc=NAME][,mdx=on|off]`.
     public init(flag: String) throws {
         let items = flag.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         let head = items[0].split(separator: "=", maxSplits: 1).map(String.init)
@@ -89,6 +93,7 @@ public struct InstanceSpec: Equatable, Sendable {
         var backend: Backend?
         var publicIP: String?
         var psc: String?
+        var metadataExchange = true
         for item in items.dropFirst() {
             let pair = item.split(separator: "=", maxSplits: 1).map(String.init)
             guard pair.count == 2, !pair[1].isEmpty else {
@@ -98,17 +103,23 @@ public struct InstanceSpec: Equatable, Sendable {
             case "backend": backend = try Backend(flag: pair[1])
             case "public-ip": publicIP = pair[1]
             case "psc": psc = pair[1]
+            case "mdx":
+                guard pair[1] == "on" || pair[1] == "off" else {
+                    throw EmulatorError(.usage, "--instance \"\(flag)\": mdx must be on or off")
+                }
+                metadataExchange = pair[1] == "on"
             default:
                 throw EmulatorError(
                     .usage,
                     "--instance \"\(flag)\": unknown key \"\(pair[0])\" "
-                        + "(expected backend, public-ip or psc)"
+                        + "(expected backend, public-ip, psc or mdx)"
                 )
             }
         }
         try self.init(
             uri: head[0], ipAddress: head[1], publicIPAddress: publicIP, pscDNSName: psc,
             backend: backend)
+        self.metadataExchange = metadataExchange
     }
 }
 

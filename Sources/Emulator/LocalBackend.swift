@@ -2,7 +2,9 @@ import EventLoop
 
 /// The built-in benchmark backends, served on the loop over one end of a socket pair whose
 /// other end the tunnel uses exactly like a TCP connection to PostgreSQL:
-/// `echo` returns every byte, `sink` discards, `source` sends an endless pattern.
+/// `echo` returns every byte, `sink` discards, `source` sends an endless pattern in which the
+/// byte at stream offset n is `sourceByte(at: n)` (`A`...`Z` repeating), so receivers can check
+/// every byte.
 ///
 /// Backpressure: echo stops reading while its buffer is full; source writes only when the
 /// socket is writable. When its input ends, echo finishes sending what it holds and then
@@ -22,8 +24,15 @@ final class LocalBackend: IOHandler {
     private var inputEnded = false
     private var outputShut = false
 
-    /// A 16 KiB block of printable bytes for `source`.
-    private static let pattern: [UInt8] = (0..<16 * 1024).map { UInt8(0x41 + $0 % 26) }
+    /// 630 periods of the `source` pattern (16,380 bytes), written from `patternOffset` on so
+    /// that short writes continue the stream where they stopped.
+    private static let pattern: [UInt8] = (0..<26 * 630).map { sourceByte(at: $0) }
+    private var patternOffset = 0
+
+    /// The byte the `source` backend sends at stream offset `offset`.
+    static func sourceByte(at offset: Int) -> UInt8 {
+        UInt8(0x41 + offset % 26)
+    }
 
     /// Starts serving `socket` (one end of a pair; owned from now on) on `loop`.
     init(kind: Kind, socket: Socket, loop: EventLoop) throws {
@@ -76,8 +85,11 @@ final class LocalBackend: IOHandler {
         case .source:
             guard !inputEnded else { break }
             for _ in 0..<EventLoop.maxReadsPerEvent {
-                let result = try Self.pattern.withUnsafeBytes { try socket.write($0) }
-                guard case .processed = result else { break }
+                let result = try Self.pattern.withUnsafeBytes {
+                    try socket.write(UnsafeRawBufferPointer(rebasing: $0[patternOffset...]))
+                }
+                guard case .processed(let count) = result else { break }
+                patternOffset = (patternOffset + count) % 26
             }
         case .sink:
             break

@@ -7,9 +7,9 @@ import Foundation
 public struct StateDirectory: Sendable {
     public let path: String
 
-    /// Creates the directory (mode 0700, parents included) if missing and removes a stale
-    /// `emulator.json` so that readers wait for this run's.
-    public init(path: String) throws {
+    /// Creates the directory (mode 0700, parents included) if missing and, with
+    /// `clearReadiness`, removes a stale `emulator.json` so that readers wait for this run's.
+    public init(path: String, clearReadiness: Bool = true) throws {
         self.path = path
         do {
             try FileManager.default.createDirectory(
@@ -18,7 +18,7 @@ public struct StateDirectory: Sendable {
         } catch {
             throw EmulatorError(.stateDirectory, "cannot create state directory \(path): \(error)")
         }
-        if unlink(file("emulator.json")) != 0 && errno != ENOENT {
+        if clearReadiness && unlink(file("emulator.json")) != 0 && errno != ENOENT {
             throw EmulatorError(
                 .stateDirectory,
                 "cannot remove stale \(file("emulator.json")): \(String(cString: strerror(errno)))")

@@ -5,7 +5,7 @@ import TLS
 ///
 /// Supports `urn:ietf:params:oauth:grant-type:jwt-bearer` (service account: RS256 signature,
 /// `iss`, `aud`, `exp`; the `scope` claim decides the token's scopes) and `refresh_token`
-/// (authorized user: cloud-platform scope). Failures use the OAuth JSON error shape.
+/// (authorized user: cloud-platform and alloydb.login unless `scope` narrows them). Failures use the OAuth JSON error shape.
 /// Thread-safe; runs on HTTP threads.
 public struct TokenEndpoint: Sendable {
     public let credentials: Credentials
@@ -79,13 +79,25 @@ public struct TokenEndpoint: Sendable {
         guard form["refresh_token"] == credentials.refreshToken else {
             return .oauthError(400, "invalid_grant", "Token has been expired or revoked.")
         }
-        return grant(principal: credentials.clientID, scopes: [cloudPlatformScope], grantName: "refresh_token")
+        // The emulated user consented to both scopes at "login"; a `scope` parameter narrows.
+        let consented: Set<String> = [cloudPlatformScope, alloyDBLoginScope]
+        var scopes = consented
+        if let requested = form["scope"] {
+            scopes = Set(requested.split(separator: " ").map(String.init))
+            guard !scopes.isEmpty, scopes.isSubset(of: consented) else {
+                return .oauthError(400, "invalid_scope", "The requested scope was not granted at login.")
+            }
+        }
+        return grant(principal: credentials.userEmail, scopes: scopes, grantName: "refresh_token")
     }
 
     private func grant(principal: String, scopes: Set<String>, grantName: String) -> HTTPResponse {
         let issued = tokens.issue(principal: principal, scopes: scopes)
         let scope = scopes.sorted().joined(separator: " ")
-        events.record([("event", "token"), ("grant", .string(grantName)), ("scope", .string(scope))])
+        events.record([
+            ("event", "token"), ("grant", .string(grantName)), ("scope", .string(scope)),
+            ("principal", .string(principal)),
+        ])
         return .json(
             200,
             .object([

@@ -11,7 +11,7 @@ public let alloyDBLoginScope = "https://www.googleapis.com/auth/alloydb.login"
 public final class TokenStore: Sendable {
     /// What an access token grants.
     public struct Grant: Equatable, Sendable {
-        /// The service-account email or the authorized user's client id.
+        /// The service-account email or the authorized user's email.
         public var principal: String
         public var scopes: Set<String>
         public var expiry: Date

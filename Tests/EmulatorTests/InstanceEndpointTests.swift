@@ -8,8 +8,8 @@ final class TLSTestClient {
     let tls: TLSConnection
     private var inputEnded = false
 
-    init(host: String, port: UInt16, context: TLSContext) throws {
-        socket = try BlockingSocket(host: host, port: port)
+    init(host: String, port: UInt16, context: TLSContext, receiveBuffer: Int32? = nil) throws {
+        socket = try BlockingSocket(host: host, port: port, receiveBuffer: receiveBuffer)
         tls = try TLSConnection(context: context, role: .client(.ipAddress(host)))
     }
 

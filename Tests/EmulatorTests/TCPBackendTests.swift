@@ -9,9 +9,9 @@ final class ThreadEchoServer: @unchecked Sendable {
     let listener: Int32
     let port: UInt16
 
-    init(host: String) throws {
+    /// A listening socket on `host` with a kernel-chosen port.
+    static func listeningSocket(host: String) throws -> (fd: Int32, port: UInt16) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        listener = fd
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         inet_pton(AF_INET, host, &address.sin_addr)
@@ -21,8 +21,17 @@ final class ThreadEchoServer: @unchecked Sendable {
                 bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
             }
         }
-        guard bound, listen(fd, 4) == 0 else { throw EmulatorError(.network, "echo bind") }
-        port = UInt16(bigEndian: address.sin_port)
+        guard bound, listen(fd, 4) == 0 else {
+            close(fd)
+            throw EmulatorError(.network, "test server bind")
+        }
+        return (fd, UInt16(bigEndian: address.sin_port))
+    }
+
+    init(host: String) throws {
+        let (fd, port) = try Self.listeningSocket(host: host)
+        listener = fd
+        self.port = port
         Thread {
             let connection = accept(fd, nil, nil)
             guard connection >= 0 else { return }

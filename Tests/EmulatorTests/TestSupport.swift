@@ -8,8 +8,13 @@ import XCTest
 final class BlockingSocket {
     let fd: Int32
 
-    init(host: String, port: UInt16) throws {
+    /// Connects to `host:port`; a `receiveBuffer` (bytes) is set before connecting so that the
+    /// advertised TCP window stays small.
+    init(host: String, port: UInt16, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
@@ -49,6 +54,12 @@ final class BlockingSocket {
     }
 
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
+    /// Replaces the 5 s receive timeout.
+    func setReceiveTimeout(milliseconds: Int) {
+        var timeout = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
 }
 
 /// A minimal HTTP/1.1 client (one request per connection) returning status and body.
@@ -103,10 +114,16 @@ final class EmulatorFixture {
     let emulator: Emulator
     let directory: String
 
-    init(ip: String, backend: InstanceSpec.Backend = .echo, lifetime: Int = 3600) throws {
+    init(
+        ip: String, backend: InstanceSpec.Backend = .echo, lifetime: Int = 3600,
+        metadataExchange: Bool = true, faults: JSONValue = .object([])
+    ) throws {
         directory = NSTemporaryDirectory() + "emulator-test-\(UUID().uuidString)"
         var configuration = EmulatorConfiguration(stateDirectory: directory)
-        configuration.instances = [try InstanceSpec(uri: Self.instanceURI, ipAddress: ip, backend: backend)]
+        var spec = try InstanceSpec(uri: Self.instanceURI, ipAddress: ip, backend: backend)
+        spec.metadataExchange = metadataExchange
+        configuration.instances = [spec]
+        configuration.initialFaults = faults
         configuration.instancePort = freePort(on: ip)
         configuration.certificateLifetime = lifetime
         emulator = try Emulator(configuration: configuration)
@@ -149,10 +166,12 @@ final class EmulatorFixture {
     }
 
     /// Calls generateClientCertificate for `publicKeyPEM`.
-    func generateClientCertificate(publicKeyPEM: String, token: String) throws -> (Int, JSONValue) {
+    func generateClientCertificate(
+        publicKeyPEM: String, token: String, useMetadataExchange: Bool = true
+    ) throws -> (Int, JSONValue) {
         let body = JSONValue.object([
             ("parent", .string(Self.clusterName)), ("publicKey", .string(publicKeyPEM)),
-            ("certDuration", "3600s"), ("useMetadataExchange", true),
+            ("certDuration", "3600s"), ("useMetadataExchange", .bool(useMetadataExchange)),
         ])
         let response = try httpRequest(
             api, method: "POST",

@@ -1,0 +1,105 @@
+import Foundation
+
+/// A minimal blocking HTTP/1.1 client for talking to a running emulator's own API from the
+/// command line (`mint-client-cert`): one request per connection, `Connection: close`, the body
+/// read to end of stream. Plain `http://` on IPv4 literals only; 10 s send/receive timeouts;
+/// replies above 1 MiB are refused. Any thread.
+enum LoopbackHTTPClient {
+    static let maximumReply = 1 << 20
+
+    /// Sends one request to `url` and returns the status and body; throws `.network` naming the
+    /// step that failed.
+    static func request(
+        _ url: String, method: String, headers: [String: String] = [:], body: [UInt8] = []
+    ) throws -> (status: Int, body: [UInt8]) {
+        guard url.hasPrefix("http://") else {
+            throw EmulatorError(.network, "\(url): only http:// API endpoints can be used here")
+        }
+        let rest = url.dropFirst("http://".count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let authority = String(rest[..<slash])
+        let path = slash == rest.endIndex ? "/" : String(rest[slash...])
+        let endpoint = try HostPort(authority, flag: "API endpoint")
+        guard IPv4.isLiteral(endpoint.host) else {
+            throw EmulatorError(.network, "\(url): the API host must be an IPv4 literal")
+        }
+        let fd = try connect(endpoint)
+        defer { close(fd) }
+
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(authority)\r\nConnection: close\r\n"
+        head += "Content-Length: \(body.count)\r\n"
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
+        try send(fd, Array((head + "\r\n").utf8) + body, url: url)
+        return try parse(try receiveAll(fd, url: url), url: url)
+    }
+
+    private static func connect(_ endpoint: HostPort) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw EmulatorError(.network, "socket: errno \(errno)") }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+            setsockopt(fd, SOL_SOCKET, option, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = endpoint.port.bigEndian
+        inet_pton(AF_INET, endpoint.host, &address.sin_addr)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            let error = String(cString: strerror(errno))
+            close(fd)
+            throw EmulatorError(.network, "cannot connect to \(endpoint.host):\(endpoint.port): \(error)")
+        }
+        return fd
+    }
+
+    private static func send(_ fd: Int32, _ bytes: [UInt8], url: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            if sent < 0 && errno == EINTR { continue }
+            guard sent > 0 else {
+                throw EmulatorError(.network, "\(url): send failed: \(String(cString: strerror(errno)))")
+            }
+            offset += sent
+        }
+    }
+
+    private static func receiveAll(_ fd: Int32, url: String) throws -> [UInt8] {
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {
+                throw EmulatorError(.network, "\(url): receive failed: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { return reply }
+            reply += buffer[0..<count]
+            guard reply.count <= maximumReply + 16384 else {
+                throw EmulatorError(.network, "\(url): the reply exceeds \(maximumReply) bytes")
+            }
+        }
+    }
+
+    private static func parse(_ reply: [UInt8], url: String) throws -> (status: Int, body: [UInt8]) {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = (0..<max(0, reply.count - 3)).first(where: { Array(reply[$0..<$0 + 4]) == separator })
+        else { throw EmulatorError(.network, "\(url): the reply has no complete header") }
+        let head = String(decoding: reply[..<end], as: UTF8.self)
+        let fields = head.split(separator: " ", maxSplits: 2)
+        guard fields.count >= 2, fields[0].hasPrefix("HTTP/1."), let status = Int(fields[1]) else {
+            throw EmulatorError(.network, "\(url): the reply has no HTTP status line")
+        }
+        if head.lowercased().contains("transfer-encoding: chunked") {
+            throw EmulatorError(.network, "\(url): chunked replies are not supported")
+        }
+        return (status, Array(reply[(end + 4)...]))
+    }
+}
