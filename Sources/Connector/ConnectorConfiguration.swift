@@ -137,9 +137,11 @@ public struct ConnectorConfiguration: Sendable {
         }
         guard iamCredentialsEndpoint.hasPrefix("https://") || iamCredentialsEndpoint.hasPrefix("http://") else {
             throw ConnectorError(
-                .config, "the IAM Credentials endpoint \(InstanceURI.quoted(iamCredentialsEndpoint)) is not an HTTP(S) URL")
+                .config,
+                "the IAM Credentials endpoint \(InstanceURI.quoted(iamCredentialsEndpoint)) is not an HTTP(S) URL")
         }
-        for account in impersonationChain where account.isEmpty || account.contains(where: { $0 == "/" || $0.isWhitespace }) {
+        for account in impersonationChain
+        where account.isEmpty || account.contains(where: { $0 == "/" || $0.isWhitespace }) {
             throw ConnectorError(.config, "invalid service account \(InstanceURI.quoted(account)) for impersonation")
         }
     }

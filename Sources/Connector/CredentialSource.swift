@@ -56,7 +56,9 @@ enum CredentialResolver {
         }
     }
 
-    private static func applicationDefault(_ configuration: ConnectorConfiguration) throws(ConnectorError) -> any TokenSource {
+    private static func applicationDefault(
+        _ configuration: ConnectorConfiguration
+    ) throws(ConnectorError) -> any TokenSource {
         let environment = configuration.environment
         if let path = environment["GOOGLE_APPLICATION_CREDENTIALS"], !path.isEmpty {
             // Like the reference implementation: an explicit but broken file is fatal, with no

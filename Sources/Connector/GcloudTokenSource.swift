@@ -21,8 +21,8 @@ struct GcloudTokenSource: TokenSource {
     /// Finds `gcloud` on the environment's `PATH`; a missing CLI is a startup error.
     init(environment: [String: String], timeout: TimeInterval) throws(ConnectorError) {
         let directories = (environment["PATH"] ?? "").split(separator: ":").map(String.init)
-        guard let found = directories.map({ $0 + "/gcloud" }).first(where: { FileManager.default.isExecutableFile(atPath: $0) })
-        else {
+        let candidates = directories.map { $0 + "/gcloud" }
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw ConnectorError(.config, "--gcloud-auth needs the gcloud CLI, but no gcloud executable is on PATH")
         }
         executable = found
@@ -91,7 +91,8 @@ struct GcloudTokenSource: TokenSource {
             return .failure(ConnectorError(.token, "gcloud config config-helper printed no credential.access_token"))
         }
         guard let text = output.credential?.token_expiry, let expiry = RFC3339.parse(text) else {
-            return .failure(ConnectorError(.token, "gcloud config config-helper printed no valid credential.token_expiry"))
+            return .failure(ConnectorError(
+                .token, "gcloud config config-helper printed no valid credential.token_expiry"))
         }
         return .success(AccessToken(value: token, expiry: expiry))
     }

@@ -39,7 +39,8 @@ struct ImpersonatedTokenSource: TokenSource {
             }
         }
         // Cannot fail: the object holds only strings and string arrays.
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+        let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try? JSONSerialization.data(withJSONObject: object, options: options)
         return data.map(Array.init) ?? []
     }
 

@@ -44,7 +44,9 @@ struct MetadataServerTokenSource: TokenSource {
         }
     }
 
-    private static func token(from response: HTTPResponse, host: String, now: Date) -> Result<AccessToken, ConnectorError> {
+    private static func token(
+        from response: HTTPResponse, host: String, now: Date
+    ) -> Result<AccessToken, ConnectorError> {
         TokenResponse.parse(response, endpoint: "metadata server \(host)", now: now).flatMap { token in
             // The metadata server always states a lifetime; a token without one is malformed.
             guard token.expiry != nil else {
@@ -73,7 +75,8 @@ struct MetadataServerTokenSource: TokenSource {
         }
         var found = false
         let request = HTTPRequest(
-            method: .get, url: "http://\(host)/computeMetadata/v1/instance/id", headers: [("Metadata-Flavor", "Google")])
+            method: .get, url: "http://\(host)/computeMetadata/v1/instance/id",
+            headers: [("Metadata-Flavor", "Google")])
         engine.start(request) { result in
             if case .success(let response) = result, response.status == 200 { found = true }
         }

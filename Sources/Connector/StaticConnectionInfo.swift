@@ -36,7 +36,8 @@ struct StaticConnectionInfo: Sendable {
             do {
                 _ = try InstanceURI(name)
             } catch {
-                throw ConnectorError(.config, "\(origin) has member \(InstanceURI.quoted(name)), which is not an instance URI")
+                throw ConnectorError(
+                    .config, "\(origin) has member \(InstanceURI.quoted(name)), which is not an instance URI")
             }
             guard let fields = value as? [String: Any] else {
                 throw ConnectorError(.config, "\(origin): entry \(InstanceURI.quoted(name)) is not an object")
@@ -46,7 +47,9 @@ struct StaticConnectionInfo: Sendable {
         return StaticConnectionInfo(privateKey: key, entries: entries)
     }
 
-    private static func entry(_ raw: [String: Any], name: String, origin: String) throws(ConnectorError) -> AdminAPIResult {
+    private static func entry(
+        _ raw: [String: Any], name: String, origin: String
+    ) throws(ConnectorError) -> AdminAPIResult {
         let fields = Dictionary(raw.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
         let psc = (fields["pscinstanceconfig"] as? [String: Any]).flatMap { config in
             config.first { $0.key.lowercased() == "pscdnsname" }?.value as? String

@@ -108,16 +108,19 @@ final class CredentialScenarioTests: XCTestCase {
         defer { api.stop() }
         let file = """
             {"type":"impersonated_service_account","delegates":["d@p.iam.gserviceaccount.com"],
-             "service_account_impersonation_url":"\(tokens.baseURL)/v1/projects/-/serviceAccounts/t@p:generateAccessToken",
+             "service_account_impersonation_url":
+               "\(tokens.baseURL)/v1/projects/-/serviceAccounts/t@p:generateAccessToken",
              "source_credentials":\(tokens.authorizedUserJSON)}
             """
-        let connector = try Connector(configuration: Scenario.configuration(api: api, credentials: .credentialsJSON(file)))
+        let connector = try Connector(
+            configuration: Scenario.configuration(api: api, credentials: .credentialsJSON(file)))
         defer { connector.stop() }
         let snapshot = try Scenario.one(connector, connector.makeHandle(for: instance)).get()
         XCTAssertTrue(snapshot.mdxToken.hasPrefix("IMP-"))
         XCTAssertTrue(api.bearerTokens.allSatisfy { $0.hasPrefix("IMP-") })
         let impersonation = try XCTUnwrap(tokens.requests.first { $0.path.hasSuffix(":generateAccessToken") })
-        XCTAssertEqual(impersonation.bodyJSON?["delegates"] as? [String], ["projects/-/serviceAccounts/d@p.iam.gserviceaccount.com"])
+        let delegates = impersonation.bodyJSON?["delegates"] as? [String]
+        XCTAssertEqual(delegates, ["projects/-/serviceAccounts/d@p.iam.gserviceaccount.com"])
 
         XCTAssertThrowsError(try Connector(configuration: Scenario.configuration(
             api: api, credentials: .credentialsJSON(#"{"type":"impersonated_service_account"}"#)))) { error in
@@ -261,7 +264,8 @@ final class CredentialScenarioTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let argumentsFile = directory + "/arguments"
         let path = directory + "/gcloud"
-        try ("#!/bin/sh\necho \"$@\" >> '\(argumentsFile)'\n" + script).write(toFile: path, atomically: true, encoding: .utf8)
+        let text = "#!/bin/sh\necho \"$@\" >> '\(argumentsFile)'\n" + script
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
         return (directory, argumentsFile)
     }

@@ -45,8 +45,8 @@ final class FakeTokenEndpoint: Sendable {
             if request.path.hasPrefix("/computeMetadata/"), request.headers["metadata-flavor"] != "Google" {
                 return .init(status: 403, body: "missing Metadata-Flavor")
             }
-            return .init(
-                status: 200, body: #"{"access_token":"\#(prefix)-\#(number)","expires_in":\#(lifetime),"token_type":"Bearer"}"#)
+            let body = #"{"access_token":"\#(prefix)-\#(number)","expires_in":\#(lifetime),"token_type":"Bearer"}"#
+            return .init(status: 200, body: body)
         }
     }
 
@@ -60,6 +60,7 @@ final class FakeTokenEndpoint: Sendable {
 
     /// An authorized_user credentials JSON whose refreshes go to this endpoint.
     var authorizedUserJSON: String {
-        #"{"type":"authorized_user","client_id":"cid","client_secret":"csecret","refresh_token":"rtoken","token_uri":"\#(baseURL)/token"}"#
+        #"{"type":"authorized_user","client_id":"cid","client_secret":"csecret","refresh_token":"rtoken","#
+            + #""token_uri":"\#(baseURL)/token"}"#
     }
 }

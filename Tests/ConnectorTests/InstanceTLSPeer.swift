@@ -41,7 +41,9 @@ struct InstanceTLSPeer {
             while source.pendingCiphertextCount > 0 {
                 let count = scratch.withUnsafeMutableBytes { source.sendCiphertext(into: $0) }
                 if count == 0 { break }
-                scratch.withUnsafeBytes { destination.receiveCiphertext(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+                scratch.withUnsafeBytes {
+                    destination.receiveCiphertext(UnsafeRawBufferPointer(rebasing: $0[..<count]))
+                }
             }
         }
         var outcome = Outcome(client: .wantMore, server: .wantMore)

@@ -60,6 +60,7 @@ final class JSONWebTokenTests: XCTestCase {
             ConnectorConfiguration(environment: ["GOOGLE_APPLICATION_CREDENTIALS": path]))
         XCTAssertEqual(source.quotaProject, "qp")
         XCTAssertFalse(source.reusesAPITokenForLogin)
-        XCTAssertThrowsError(try CredentialResolver.resolve(ConnectorConfiguration(environment: ["HOME": "/nonexistent"])))
+        XCTAssertThrowsError(
+            try CredentialResolver.resolve(ConnectorConfiguration(environment: ["HOME": "/nonexistent"])))
     }
 }

@@ -80,7 +80,8 @@ final class StaticConnectionInfoTests: XCTestCase {
             ("not json", "is not a JSON object"),
             ("[]", "is not a JSON object"),
             (#"{"publicKey":"x"}"#, "no usable privateKey"),
-            (#"{"privateKey":"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"}"#, "no usable privateKey"),
+            (#"{"privateKey":"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"}"#,
+             "no usable privateKey"),
         ]
         for (text, expected) in cases {
             let path = try writeFile(text)
