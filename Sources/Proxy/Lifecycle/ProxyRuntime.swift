@@ -97,6 +97,7 @@ final class ProxyRuntime {
         loop.run()
 
         for http in httpServers {
+            http.settle()
             http.stop()
         }
         httpServers.removeAll()

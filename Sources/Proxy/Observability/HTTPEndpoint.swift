@@ -1,4 +1,5 @@
 import CMicroHTTPD
+import Glibc
 import Synchronization
 
 /// A small HTTP server on libmicrohttpd for the health, metrics and admin endpoints.
@@ -46,6 +47,27 @@ final class HTTPEndpoint: Sendable {
         self.port = Int(CMHD_port(started))
     }
 
+    /// Waits (up to `limit`) until no handler has run for `quietPeriod`, so requests that were
+    /// in flight when the proxy decided to exit still get their answer (e.g. two concurrent
+    /// `/quitquitquit` calls both see 200). Blocking; not from a handler.
+    func settle(quietPeriod: Duration = .milliseconds(100), limit: Duration = .seconds(1)) {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: limit)
+        var lastSeen = context.takeUnretainedValue().handled.load(ordering: .relaxed)
+        var quietSince = clock.now
+        while clock.now < deadline {
+            let busy = context.takeUnretainedValue().running.load(ordering: .relaxed) > 0
+            let handled = context.takeUnretainedValue().handled.load(ordering: .relaxed)
+            if busy || handled != lastSeen {
+                lastSeen = handled
+                quietSince = clock.now
+            } else if quietSince.duration(to: clock.now) >= quietPeriod {
+                return
+            }
+            usleep(10_000)
+        }
+    }
+
     /// Stops serving and waits for running handlers. Idempotent; not from a handler.
     func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
@@ -61,6 +83,9 @@ final class HTTPEndpoint: Sendable {
 /// The boxed handler handed to C as its context pointer.
 private final class HandlerBox: Sendable {
     let handler: HTTPEndpoint.Handler
+    /// Handlers running now and handled so far; read by `settle`.
+    let running = Atomic<Int>(0)
+    let handled = Atomic<Int>(0)
     init(_ handler: @escaping HTTPEndpoint.Handler) { self.handler = handler }
 }
 
@@ -72,6 +97,11 @@ private func httpEndpointDispatch(
 ) {
     guard let context, let request, let response else { return }
     let box = Unmanaged<HandlerBox>.fromOpaque(context).takeUnretainedValue()
+    box.running.add(1, ordering: .relaxed)
+    defer {
+        box.handled.add(1, ordering: .relaxed)
+        box.running.subtract(1, ordering: .relaxed)
+    }
     let target = String(cString: request.pointee.target)
     let path = String(target.prefix { $0 != "?" })
     let reply = box.handler(HTTPEndpoint.Request(method: String(cString: request.pointee.method), path: path))
