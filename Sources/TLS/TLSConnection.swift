@@ -14,22 +14,21 @@ import COpenSSLShims
 /// Post-handshake messages (KeyUpdate, NewSessionTicket) are handled inside `read`/`write`;
 /// a KeyUpdate that requests an answer is answered during the `read` that receives it, so a
 /// side that only reads still keeps its keys in step with the peer.
-/// Ciphertext is held in two OpenSSL memory BIOs owned by the `SSL`; they are touched only by
-/// the ciphertext methods, so another BIO over the caller's own buffers can replace them
-/// without changing this API.
+/// Ciphertext is held in two queues of this object that OpenSSL reads and writes through a
+/// custom BIO (one copy each way, no memory BIO). A caller may read the socket straight into
+/// the inbound queue (`receiveCiphertext(upTo:from:)`) and write the socket straight from the
+/// outbound queue (`withPendingCiphertext(_:)`), so ciphertext is never copied by the caller.
 ///
 /// Not Sendable: owned and used by one thread (OpenSSL's error queue is per thread, too).
-/// Memory: about 25 KiB while idle with released buffers; ciphertext buffered in the BIOs
-/// grows until drained.
+/// Memory: about 25 KiB while idle with released buffers; the queues borrow pooled storage
+/// only while they hold bytes.
 public final class TLSConnection {
     /// The owned `SSL`; owns both BIOs. Freed in deinit.
     private let ssl: OpaquePointer
 
-    /// Ciphertext from the network, waiting for OpenSSL (owned by `ssl`).
-    private let inbound: OpaquePointer
-
-    /// Ciphertext from OpenSSL, waiting for the network (owned by `ssl`).
-    private let outbound: OpaquePointer
+    /// Ciphertext both ways; the `SSL`'s BIO points at it unretained, so it must outlive `ssl`
+    /// (it does: deinit frees `ssl` before stored properties are released).
+    private let queues = TransportQueues()
 
     /// The context, kept for its certificate chain (the `SSL` holds its own reference).
     public let context: TLSContext
@@ -41,7 +40,7 @@ public final class TLSConnection {
     private var terminal: Terminal?
 
     /// True after `receiveEndOfStream()`.
-    private var inboundEnded = false
+    private var inboundEnded: Bool { queues.inboundEnded }
 
     /// KeyUpdate counters written by OpenSSL's message callback; freed in deinit after `ssl`.
     private let keyUpdateCounts: UnsafeMutablePointer<COpenSSLShims_KeyUpdateCounts>
@@ -55,28 +54,20 @@ public final class TLSConnection {
     /// Creates a connection from `context`. A client verifies the server certificate against
     /// the identity in `role` (IP or DNS subjectAltName) and sends SNI for DNS names only.
     ///
-    /// Cost: one `SSL_new` plus two BIOs (a few KiB). Throws `.invalidArgument` for an
+    /// Cost: one `SSL_new` plus one BIO (a few KiB). Throws `.invalidArgument` for an
     /// identity that is not a usable IP literal or DNS name.
     public init(context: TLSContext, role: TLSRole) throws {
         OpenSSLErrorQueue.clear()
         guard let ssl = SSL_new(context.pointer) else {
             throw OpenSSLErrorQueue.error(.internal, "SSL_new")
         }
-        guard let inbound = BIO_new(BIO_s_mem()) else {
+        guard let bio = TransportBIO.make(queues) else {
             SSL_free(ssl)
             throw OpenSSLErrorQueue.error(.internal, "BIO_new")
         }
-        guard let outbound = BIO_new(BIO_s_mem()) else {
-            BIO_free(inbound)
-            SSL_free(ssl)
-            throw OpenSSLErrorQueue.error(.internal, "BIO_new")
-        }
-        // An empty inbound BIO means "more may come" until the transport reports EOF.
-        _ = COpenSSLShims_BIO_set_mem_eof_return(inbound, -1)
-        SSL_set_bio(ssl, inbound, outbound)
+        // One BIO both ways: SSL_set_bio takes the single reference.
+        SSL_set_bio(ssl, bio, bio)
         self.ssl = ssl
-        self.inbound = inbound
-        self.outbound = outbound
         self.context = context
         self.role = role
         keyUpdateCounts = .allocate(capacity: 1)
@@ -108,39 +99,51 @@ public final class TLSConnection {
             terminal = .failed(TLSError(.internal, operation: "receiveCiphertext after EOF"))
             return
         }
-        var offset = 0
-        while offset < bytes.count {
-            let chunk = Int32(clamping: bytes.count - offset)
-            let written = BIO_write(inbound, base + offset, chunk)
-            guard written > 0 else {
-                terminal = .failed(OpenSSLErrorQueue.error(.internal, "BIO_write"))
-                return
-            }
-            offset += Int(written)
-        }
+        queues.inbound.append(base, bytes.count)
+    }
+
+    /// Lets `body` read up to `maximum` ciphertext bytes from the network straight into the
+    /// inbound queue (no intermediate copy); `body` returns how many it stored, and that count
+    /// is returned. Whatever `body` throws is rethrown with nothing stored.
+    public func receiveCiphertext(
+        upTo maximum: Int, from body: (UnsafeMutableRawBufferPointer) throws -> Int
+    ) rethrows -> Int {
+        guard terminal == nil, !inboundEnded else { return 0 }
+        return try queues.inbound.fill(upTo: maximum, body)
+    }
+
+    /// Ciphertext received but not yet consumed by OpenSSL.
+    public var bufferedCiphertextCount: Int {
+        queues.inbound.count
     }
 
     /// Records that the transport reached end of file: once the buffered ciphertext is used
     /// up, reads report `.endOfStream` (or `.closed` if close_notify came first) and a
     /// handshake in progress fails with `.unexpectedEOF`.
     public func receiveEndOfStream() {
-        inboundEnded = true
-        _ = COpenSSLShims_BIO_set_mem_eof_return(inbound, 0)
+        queues.inboundEnded = true
     }
 
     /// Number of ciphertext bytes waiting to be sent to the peer.
     public var pendingCiphertextCount: Int {
-        Int(COpenSSLShims_BIO_ctrl_pending(outbound))
+        queues.outbound.count
     }
 
     /// Moves up to `buffer.count` pending ciphertext bytes into `buffer` and returns how many;
     /// the caller must write exactly those to the network, in order.
     public func sendCiphertext(into buffer: UnsafeMutableRawBufferPointer) -> Int {
-        guard let base = buffer.baseAddress, !buffer.isEmpty, pendingCiphertextCount > 0 else {
-            return 0
-        }
-        let count = BIO_read(outbound, base, Int32(clamping: buffer.count))
-        return max(Int(count), 0)
+        guard let base = buffer.baseAddress, !buffer.isEmpty else { return 0 }
+        return queues.outbound.take(into: base, buffer.count)
+    }
+
+    /// Calls `body` with all pending ciphertext (one contiguous span, none when nothing is
+    /// pending) and drops the count `body` returns from the front: the bytes it wrote to the
+    /// network. Returns that count; rethrows with nothing dropped.
+    @discardableResult
+    public func withPendingCiphertext(
+        _ body: (UnsafeRawBufferPointer) throws -> Int
+    ) rethrows -> Int {
+        try queues.outbound.withQueuedBytes(body)
     }
 
     // MARK: TLS operations

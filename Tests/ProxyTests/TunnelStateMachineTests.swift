@@ -42,7 +42,7 @@ final class TunnelStateMachineTests: XCTestCase {
             relaying(&machine)
             XCTAssertEqual(machine.handle(.streamEnded(first), now: at(4)), .none)
             XCTAssertEqual(machine.state, .halfClosed(finished: first))
-            XCTAssertNil(machine.deadline, "no half-close bound by default")
+            XCTAssertEqual(machine.deadline, at(9), "the idle bound applies by default")
             let other: Machine.Side = first == .client ? .instance : .client
             let expected = TunnelTermination(endedBy: first == .client ? .client : .instance, phase: .halfClosed)
             XCTAssertEqual(machine.handle(.streamEnded(other), now: at(5)), .tearDown(expected))
@@ -105,6 +105,28 @@ final class TunnelStateMachineTests: XCTestCase {
         }
         XCTAssertEqual(termination.endedBy, .timeout)
         XCTAssertEqual(termination.phase, .halfClosed)
+    }
+
+    /// Without an absolute bound, the remaining direction stays open while it carries bytes
+    /// and closes after 5 s of silence (e.g. an instance that never answers close_notify).
+    func testHalfClosedTunnelClosesAfterIdleBoundButNotWhileBusy() {
+        for first in [Machine.Side.client, .instance] {
+            var machine = makeMachine()
+            relaying(&machine)
+            _ = machine.handle(.streamEnded(first), now: at(4))
+            XCTAssertEqual(machine.deadline, at(9))
+            machine.noteActivity(now: at(8))
+            XCTAssertEqual(machine.handle(.deadlinePassed, now: at(9)), .none, "bytes flowed at 8 s")
+            XCTAssertEqual(machine.deadline, at(13))
+            guard case .tearDown(let termination) = machine.handle(.deadlinePassed, now: at(13)) else {
+                return XCTFail("idle bound expected to close the tunnel")
+            }
+            XCTAssertEqual(termination.endedBy, .timeout)
+            XCTAssertEqual(termination.phase, .halfClosed)
+            let quiet = first == .client ? "the instance" : "the client"
+            XCTAssertEqual(termination.cause?.hasPrefix("\(quiet) sent nothing for 5s"), true,
+                           termination.cause ?? "")
+        }
     }
 
     func testSetupFailureIsExplainedOnlyToPostgresClients() {

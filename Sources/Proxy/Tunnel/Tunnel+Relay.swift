@@ -4,16 +4,19 @@ import TLS
 /// The relay: both directions copy independently with bounded buffering.
 ///
 /// client -> instance: client bytes are read into the shared scratch buffer and encrypted at
-/// once (TLS consumes all plaintext), so the only queue is ciphertext (`toInstance` plus
-/// OpenSSL's output BIO). The client is not read while that queue exceeds `maximumBacklog`.
+/// once (TLS consumes all plaintext into full records), so the only queue is the connection's
+/// outbound ciphertext, written to the instance straight from TLS's queue in one send per
+/// batch. The client is not read while that queue exceeds `maximumBacklog`.
 ///
-/// instance -> client: ciphertext is read into the scratch buffer and fed to TLS, then
-/// decrypted into `toClient` (one pooled buffer). The instance is not read while `toClient`
-/// holds bytes, so at most one read's worth of ciphertext waits inside OpenSSL.
+/// instance -> client: ciphertext is read straight into TLS's inbound queue, then decrypted
+/// into `toClient` (one pooled buffer). The instance is not read while `toClient` holds bytes,
+/// so at most one read's worth of ciphertext waits inside TLS: a client that stops reading
+/// stops the instance through TCP flow control, and the proxy's memory stays bounded.
 ///
 /// Ends: the client's FIN becomes close_notify to the instance after all its bytes; the
 /// instance's close_notify or EOF becomes `shutdown(SHUT_WR)` to the client after all its
-/// bytes; the other direction keeps flowing. Resets and errors close both sides at once.
+/// bytes; the other direction keeps flowing. A full hang-up (both directions of a socket gone)
+/// first reads what is left to EOF and forwards it. Resets and errors close both sides at once.
 extension Tunnel {
     // MARK: Readiness
 
@@ -21,7 +24,7 @@ extension Tunnel {
     func clientReady(_ events: IOEvents) {
         if events.contains(.error) {
             let error = (try? client.pendingError(call: "recv")) ?? nil
-            send(.failed(.client, cause: "error reading from client: \(error.map { "\($0)" } ?? "socket error")"))
+            send(.failed(.client, cause: "error reading from client: \(Self.describe(error))"))
             return
         }
         if events.contains(.writable) {
@@ -31,9 +34,11 @@ extension Tunnel {
             readFromClient()
         }
         if events.contains(.hangup) && !machine.isEnding {
-            // Both directions of the client are gone: nothing more can be delivered to it.
-            send(.failed(.client, cause: "client hung up"))
+            clientHungUp()
         }
+        // Reads and writes change the queues; interest must follow them, or level-triggered
+        // epoll keeps reporting a socket this tunnel cannot serve yet.
+        updateInterest()
     }
 
     /// Readiness of the instance socket.
@@ -44,7 +49,7 @@ extension Tunnel {
         }
         if events.contains(.error) {
             let error = (try? upstream?.pendingError(call: "recv")) ?? nil
-            send(.failed(.instance, cause: "error reading from instance: \(error.map { "\($0)" } ?? "socket error")"))
+            send(.failed(.instance, cause: "error reading from instance: \(Self.describe(error))"))
             return
         }
         if events.contains(.writable) {
@@ -54,8 +59,9 @@ extension Tunnel {
             readFromInstance()
         }
         if events.contains(.hangup) && !machine.isEnding {
-            send(.failed(.instance, cause: "instance hung up"))
+            instanceHungUp()
         }
+        updateInterest()
     }
 
     private func clientWritable() {
@@ -73,11 +79,11 @@ extension Tunnel {
 
     /// Ciphertext queued towards the instance.
     var instanceBacklog: Int {
-        (toInstance?.readableBytes ?? 0) + (tls?.pendingCiphertextCount ?? 0)
+        tls?.pendingCiphertextCount ?? 0
     }
 
     private var wantsClientRead: Bool {
-        guard !clientReadEnded else { return false }
+        guard !clientReadEnded, clientRegistration != nil else { return false }
         switch machine.state {
         case .accepted, .closing, .closed:
             return false
@@ -90,7 +96,7 @@ extension Tunnel {
     }
 
     private var wantsInstanceRead: Bool {
-        guard upstream != nil, !instanceTransportEnded else { return false }
+        guard upstreamRegistration != nil, !instanceTransportEnded, !clientGone else { return false }
         switch machine.state {
         case .tlsHandshaking, .metadataExchange:
             return true
@@ -137,11 +143,12 @@ extension Tunnel {
             do {
                 result = relaying ? try readClientIntoTLS() : try readClientIntoBuffer()
             } catch {
-                send(.failed(.client, cause: "error reading from client: \(error)"))
+                send(.failed(.client, cause: "error reading from client: \(Self.describe(error))"))
                 return
             }
             if case .processed = result {
                 spoke = true
+                if case .halfClosed = machine.state { machine.noteActivity(now: loop.clock.now()) }
                 continue
             }
             if result == .eof {
@@ -176,7 +183,9 @@ extension Tunnel {
         let scratch = context.scratch
         let result = try scratch.withUnsafeWritableBytes { try client.read(into: $0) }
         guard case .processed(let count) = result else { return result }
-        scratch.withUnsafeWritableBytes { _ = writeToInstance(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        scratch.withUnsafeWritableBytes {
+            _ = writeToInstance(UnsafeRawBufferPointer(rebasing: $0[0..<count]))
+        }
         return result
     }
 
@@ -236,71 +245,80 @@ extension Tunnel {
         flushToInstance()
     }
 
-    /// Writes queued ciphertext to the instance until done or the socket would block; reports
-    /// the client's direction as ended once its close_notify is out.
+    /// Writes queued ciphertext to the instance straight from TLS's queue (one send for the
+    /// whole batch) until done or the socket would block; reports the client's direction as
+    /// ended once its close_notify is out.
     func flushToInstance() {
         guard let upstream, let tls, !machine.isEnding else { return }
-        for _ in 0..<1024 {
-            let buffer: ByteBuffer
-            if let queued = toInstance, !queued.isEmpty {
-                buffer = queued
-            } else {
-                guard tls.pendingCiphertextCount > 0 else { break }
-                buffer = toInstance ?? context.pool.take()
-                toInstance = buffer
-                let count = buffer.withUnsafeWritableBytes { tls.sendCiphertext(into: $0) }
-                buffer.moveWriterIndex(forwardBy: count)
-            }
+        if instanceGone {
+            // Nobody can receive it any more; the tunnel is closing once the client is told.
+            tls.withPendingCiphertext { $0.count }
+        }
+        while tls.pendingCiphertextCount > 0 {
+            var blocked = false
             do {
-                if try buffer.write(to: upstream) == .wouldBlock {
-                    instanceWriteBlocked = true
-                    break
+                try tls.withPendingCiphertext { bytes in
+                    let result = try upstream.write(bytes)
+                    guard case .processed(let count) = result else {
+                        blocked = true
+                        return 0
+                    }
+                    return count
                 }
-                instanceWriteBlocked = false
             } catch {
-                send(.failed(.instance, cause: "error writing to instance: \(error)"))
+                send(.failed(.instance, cause: "error writing to instance: \(Self.describe(error))"))
                 return
             }
+            if blocked { break }
         }
-        if let queued = toInstance, queued.isEmpty {
-            context.pool.recycle(queued)
-            toInstance = nil
-        }
+        instanceWriteBlocked = tls.pendingCiphertextCount > 0
         if instanceWriteEnded && !clientDirectionReported && instanceBacklog == 0 {
             clientDirectionReported = true
             send(.streamEnded(.client))
+            if clientGone && !machine.isEnding && !clientWriteEnded {
+                // The client can receive nothing more: its direction was the last one.
+                clientWriteEnded = true
+                send(.streamEnded(.instance))
+            }
         }
     }
 
     // MARK: Instance to client
 
+    /// Reads ciphertext straight into TLS's inbound queue and advances whatever the phase
+    /// needs (handshake, MDX or relay) after each read, up to `readsPerEvent` reads.
     private func readFromInstance() {
         guard let upstream, let tls else { return }
-        let scratch = context.scratch
         for _ in 0..<settings.readsPerEvent {
             guard wantsInstanceRead else { break }
-            let result: IOResult
+            var result = IOResult.wouldBlock
             do {
-                result = try scratch.withUnsafeWritableBytes { try upstream.read(into: $0) }
+                _ = try tls.receiveCiphertext(upTo: settings.readSize) { space in
+                    result = try upstream.read(into: space)
+                    guard case .processed(let count) = result else { return 0 }
+                    return count
+                }
             } catch {
                 if machine.state == .tlsHandshaking { forceRefresh() }
-                send(.failed(.instance, cause: "error reading from instance: \(error)"))
+                send(.failed(.instance, cause: "error reading from instance: \(Self.describe(error))"))
                 return
             }
-            if case .processed(let count) = result {
-                scratch.withUnsafeWritableBytes {
-                    tls.receiveCiphertext(UnsafeRawBufferPointer(rebasing: $0[0..<count]))
-                }
-                // One read's worth at a time in the relay: decrypt it before reading more.
-                if machine.isRelaying { break }
-                continue
-            }
-            if result == .eof {
+            switch result {
+            case .processed:
+                if case .halfClosed = machine.state { machine.noteActivity(now: loop.clock.now()) }
+            case .eof:
                 instanceTransportEnded = true
                 tls.receiveEndOfStream()
+            default:
+                break
             }
-            break
+            advanceInstanceStream()
+            guard !machine.isEnding, case .processed = result else { return }
         }
+    }
+
+    /// Lets the current phase consume the ciphertext that has arrived.
+    private func advanceInstanceStream() {
         switch machine.state {
         case .tlsHandshaking:
             driveHandshake()
@@ -311,6 +329,103 @@ extension Tunnel {
         default:
             break
         }
+    }
+
+    // MARK: Hang-ups
+
+    /// Both directions of the client are gone (EPOLLHUP without an error): bytes it sent
+    /// before leaving may still be unread, so read them to EOF and forward them, then stop
+    /// watching the socket (a hang-up is reported on every wait) and finish the instance's
+    /// direction without it.
+    private func clientHungUp() {
+        guard machine.isRelaying else {
+            // During setup there is nobody left to answer; nothing was sent upstream yet.
+            send(.failed(.client, cause: "client hung up"))
+            return
+        }
+        clientGone = true
+        drainClientToEnd()
+        guard !machine.isEnding else { return }
+        if let clientRegistration {
+            loop.deregister(clientRegistration)
+        }
+        clientRegistration = nil
+        clientInterest = []
+        if toClient != nil, let buffer = toClient {
+            // Undeliverable: the client cannot receive any more.
+            context.pool.recycle(buffer)
+            toClient = nil
+        }
+        flushToInstance()
+    }
+
+    /// Reads the client to EOF (bounded by what its socket still holds), encrypting every byte.
+    private func drainClientToEnd() {
+        // The kernel's receive buffer bounds this; the count bound keeps it finite regardless.
+        for _ in 0..<4096 where !clientReadEnded {
+            let result: IOResult
+            do {
+                result = try readClientIntoTLS()
+            } catch {
+                send(.failed(.client, cause: "error reading from client: \(Self.describe(error))"))
+                return
+            }
+            guard !machine.isEnding else { return }
+            switch result {
+            case .processed:
+                continue
+            case .eof:
+                clientReadEnded = true
+                endInstanceWrite()
+            case .wouldBlock:
+                // A hang-up with nothing left to read means the stream ended.
+                clientReadEnded = true
+                endInstanceWrite()
+            }
+        }
+    }
+
+    /// Both directions of the instance socket are gone without an error: read what it still
+    /// holds into TLS, mark its end, stop watching it and deliver the rest to the client.
+    private func instanceHungUp() {
+        guard machine.isRelaying, let upstream, let tls else {
+            let cause = machine.state == .tlsHandshaking
+                ? "handshake failed: EOF from \(dialAddress)" : "instance hung up"
+            if machine.state == .tlsHandshaking { forceRefresh() }
+            send(.failed(.instance, cause: cause))
+            return
+        }
+        instanceGone = true
+        for _ in 0..<4096 where !instanceTransportEnded {
+            var result = IOResult.wouldBlock
+            do {
+                _ = try tls.receiveCiphertext(upTo: settings.readSize) { space in
+                    result = try upstream.read(into: space)
+                    guard case .processed(let count) = result else { return 0 }
+                    return count
+                }
+            } catch {
+                send(.failed(.instance, cause: "error reading from instance: \(Self.describe(error))"))
+                return
+            }
+            if case .processed = result { continue }
+            instanceTransportEnded = true
+            tls.receiveEndOfStream()
+        }
+        if let upstreamRegistration {
+            loop.deregister(upstreamRegistration)
+        }
+        upstreamRegistration = nil
+        upstreamInterest = []
+        pumpToClient()
+    }
+
+    /// A socket error as a short lowercase phrase with its errno, e.g. "connection reset by
+    /// peer (recv, errno 104)".
+    static func describe(_ error: (any Error)?) -> String {
+        guard let error else { return "socket error" }
+        guard let syscall = error as? SyscallError else { return "\(error)" }
+        return "\(syscall.message.lowercased()) (\(syscall.call), errno \(syscall.errno))"
     }
 
     /// Appends plaintext for the client (bytes that followed the MDX response).
@@ -324,6 +439,10 @@ extension Tunnel {
     /// or the client would block; after the instance's end, sends FIN once all is written.
     func pumpToClient() {
         guard let tls else { return }
+        guard !clientGone else {
+            flushToInstance()
+            return
+        }
         for _ in 0..<1024 {
             guard !machine.isEnding else { return }
             let wantsMore = decryptIntoClientBuffer(tls)
@@ -335,7 +454,7 @@ extension Tunnel {
                     bytesToClient += UInt64(before - buffer.readableBytes)
                     if result == .wouldBlock { break }
                 } catch {
-                    send(.failed(.client, cause: "error writing to client: \(error)"))
+                    send(.failed(.client, cause: "error writing to client: \(Self.describe(error))"))
                     return
                 }
                 continue
@@ -382,10 +501,16 @@ extension Tunnel {
         do {
             try client.shutdownWrite()
         } catch {
-            send(.failed(.client, cause: "error writing to client: \(error)"))
+            send(.failed(.client, cause: "error writing to client: \(Self.describe(error))"))
             return
         }
         send(.streamEnded(.instance))
+        if instanceGone && !machine.isEnding && !clientDirectionReported {
+            // The instance can receive nothing more: its direction was the last one.
+            clientDirectionReported = true
+            instanceWriteEnded = true
+            send(.streamEnded(.client))
+        }
     }
 
     /// Starts relaying: passes on client bytes (and a FIN) that arrived during setup.

@@ -17,11 +17,10 @@ extension Tunnel {
         upstream?.close()
         client.close()
 
-        for buffer in [fromClient, toInstance, toClient].compactMap({ $0 }) {
+        for buffer in [fromClient, toClient].compactMap({ $0 }) {
             context.pool.recycle(buffer)
         }
         fromClient = nil
-        toInstance = nil
         toClient = nil
         tls = nil
         snapshot = nil

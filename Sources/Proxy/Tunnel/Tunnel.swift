@@ -39,8 +39,6 @@ final class Tunnel {
 
     /// Client bytes held until the relay starts (or for the PostgreSQL error reply).
     var fromClient: ByteBuffer?
-    /// Ciphertext not yet written to the instance.
-    var toInstance: ByteBuffer?
     /// Plaintext not yet written to the client.
     var toClient: ByteBuffer?
     /// The last write to the instance would have blocked.
@@ -60,6 +58,10 @@ final class Tunnel {
     var clientWriteEnded = false
     /// A PostgreSQL error reply is queued; the client's write side closes after it.
     var explanationQueued = false
+    /// The client socket hung up in both directions: nothing more can be delivered to it.
+    var clientGone = false
+    /// The instance socket hung up in both directions: nothing more can be sent to it.
+    var instanceGone = false
 
     var bytesToInstance: UInt64 = 0
     var bytesToClient: UInt64 = 0
@@ -264,7 +266,15 @@ final class Tunnel {
     private func connectFailed(_ error: any Error) {
         forceRefresh()
         let port = settings.instancePort
-        send(.failed(.instance, cause: "failed to dial \(dialAddress):\(port): \(error)"))
+        send(.failed(.instance, cause: "failed to dial \(dialAddress):\(port): "
+            + "\(Self.describe(error)); \(Self.reachabilityHint(port: port))"))
+    }
+
+    /// What to check when the instance cannot be reached.
+    static func reachabilityHint(port: Int) -> String {
+        "check that this machine can reach the instance's IP address on TCP port \(port) "
+            + "(private IP needs a network path into the instance's VPC; firewalls must allow "
+            + "port \(port))"
     }
 
     /// TCP_NODELAY and 30 s keepalive, as on the client leg.

@@ -14,8 +14,10 @@ public struct TunnelSettings: Sendable {
     /// Dial only after the client's first byte (PostgreSQL clients always speak first), so
     /// port probes cost no upstream session.
     public var waitForFirstByte = true
-    /// Bytes read per socket read (and the size of pooled buffers).
-    public var readSize = 64 * 1024
+    /// Bytes read per socket read: many TLS records per read syscall.
+    public var readSize = 256 * 1024
+    /// Size of the pooled per-tunnel buffers (plaintext held for the client, early bytes).
+    public var bufferSize = 64 * 1024
     /// Most ciphertext queued towards an instance before the client stops being read.
     public var maximumBacklog = 256 * 1024
     /// Most client bytes held while the dial is in progress.
@@ -79,7 +81,7 @@ final class TunnelContext {
         self.source = source
         self.settings = settings
         self.wallClock = wallClock
-        pool = BufferPool(bufferSize: settings.readSize, maximumPooled: 512)
+        pool = BufferPool(bufferSize: settings.bufferSize, maximumPooled: 256)
         scratch = ByteBuffer(capacity: settings.readSize)
     }
 

@@ -16,7 +16,9 @@ import EventLoop
 /// callback can never see a half-updated machine. Setup deadlines live here: the whole dial is
 /// bounded by `dialTimeout` from the moment the tunnel starts to dial, the handshake and the
 /// metadata exchange additionally by their own bounds; once one direction has ended, the other
-/// may be bounded by `halfCloseTimeout`. The owner arms one timer for `deadline` and sends
+/// is bounded by `halfClose` when set, otherwise it may stay open while it carries bytes but
+/// closes after `halfCloseIdle` without any (so a peer that never ends its side, e.g. never
+/// answers close_notify, cannot hold the tunnel and its sockets forever). The owner arms one timer for `deadline` and sends
 /// `.deadlinePassed` when it fires; a stale timer is ignored.
 ///
 /// Loop thread only (it is a value inside a loop-thread object).
@@ -111,8 +113,11 @@ struct TunnelStateMachine {
         var metadataExchange: Duration = .seconds(10)
         /// Bound on the time an explanation may take to reach the client.
         var explain: Duration = .seconds(5)
-        /// Zero means no bound.
+        /// Absolute bound on the half-closed phase; zero means none (the idle bound applies).
         var halfClose: Duration = .zero
+        /// With no absolute bound: how long the remaining direction may carry no bytes once
+        /// the other has ended. Zero means no bound.
+        var halfCloseIdle: Duration = .seconds(5)
     }
 
     private(set) var state: State = .accepted
@@ -124,6 +129,8 @@ struct TunnelStateMachine {
     private var phaseDeadline: LoopInstant?
     /// Whether the client's bytes so far are PostgreSQL startup traffic.
     private var clientSpeaksPostgres = false
+    /// When the remaining direction of a half-closed tunnel last carried bytes (idle bound).
+    private var lastActivity: LoopInstant?
 
     init(timeouts: Timeouts) {
         self.timeouts = timeouts
@@ -169,6 +176,14 @@ struct TunnelStateMachine {
         case .relaying, .halfClosed: return true
         default: return false
         }
+    }
+
+    /// Records that the remaining direction of a half-closed tunnel carried bytes at `now`.
+    /// Cheap (no timer change): the idle deadline moves forward when it fires. No-op in other
+    /// states.
+    mutating func noteActivity(now: LoopInstant) {
+        guard case .halfClosed = state, lastActivity != nil else { return }
+        lastActivity = now
     }
 
     /// Applies `event` at time `now` and returns what the owner must do next.
@@ -249,6 +264,9 @@ struct TunnelStateMachine {
             state = .halfClosed(finished: side)
             if timeouts.halfClose > .zero {
                 phaseDeadline = now.advanced(by: timeouts.halfClose)
+            } else if timeouts.halfCloseIdle > .zero {
+                lastActivity = now
+                phaseDeadline = now.advanced(by: timeouts.halfCloseIdle)
             }
             return .none
         case .halfClosed(let finished) where finished != side:
@@ -279,6 +297,14 @@ struct TunnelStateMachine {
 
     private mutating func deadlinePassed(_ now: LoopInstant) -> Action {
         guard isDue(now) else { return .none }
+        if case .halfClosed = state, let lastActivity {
+            let idleDeadline = lastActivity.advanced(by: timeouts.halfCloseIdle)
+            if idleDeadline > now {
+                // Bytes flowed since the deadline was set: keep going.
+                phaseDeadline = idleDeadline
+                return .none
+            }
+        }
         switch state {
         case .waitingForConnectionInfo, .connecting, .tlsHandshaking, .metadataExchange,
             .halfClosed:
@@ -352,6 +378,11 @@ struct TunnelStateMachine {
         switch state {
         case .tlsHandshaking where phaseDeadline == deadline: return "TLS handshake timed out"
         case .metadataExchange where phaseDeadline == deadline: return "metadata exchange timed out"
+        case .halfClosed(let finished) where lastActivity != nil:
+            let quiet = finished == .client ? "the instance" : "the client"
+            let ended = finished == .client ? "the client" : "the instance"
+            return "\(quiet) sent nothing for \(GoDuration.format(timeouts.halfCloseIdle)) "
+                + "after \(ended) ended its stream"
         case .halfClosed: return "half-closed tunnel timed out"
         default: return "dial timed out after \(GoDuration.format(timeouts.dial))"
         }
