@@ -3,8 +3,12 @@ import Foundation
 /// A JSON document as a value, with objects that keep their member order so that everything
 /// the emulator writes (API bodies, state files, event lines) is stable and readable.
 ///
-/// Decoding goes through `JSONSerialization`, which rejects malformed input; numbers decode
-/// as `.number(Double)` and booleans as `.bool`.
+/// Decoding uses the strict `JSONParser` in this module rather than Foundation's
+/// `JSONSerialization`, for three concrete reasons found on Linux: `JSONSerialization` accepts
+/// trailing commas (`[1,]`); it returns booleans and the numbers 0/1 as the same `NSNumber`
+/// bridge (`1 is Bool` is true), so `"useMetadataExchange": 1` could not be refused; and it
+/// loses member order and keeps the last of duplicate members. Numbers decode as
+/// `.number(Double)`, booleans as `.bool`.
 public enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
