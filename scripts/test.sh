@@ -4,6 +4,7 @@
 #   scripts/test.sh                 everything above
 #   SANITIZERS=none scripts/test.sh skip the sanitizer passes (quicker local runs)
 #   scripts/test.sh --filter X      pass a filter to every `swift test` run
+#   LEAK_CHECK=1 scripts/test.sh    also run LeakSanitizer (suppressions in .ci/lsan.supp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,13 @@ for s in $sanitizers; do
     grep -E 'Build complete' "$log"
     rm -f "$log"
     # Swift's backtracer would wait on a crashing child; the sanitizer report is what we need.
+    # Leak detection is off unless LEAK_CHECK=1: test fixtures (the in-process emulator, echo
+    # servers) keep reference cycles alive until exit, which LeakSanitizer reports in bulk.
+    if [ "${LEAK_CHECK:-0}" = 1 ]; then
+        export ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$PWD/.ci/lsan.supp"
+    else
+        export ASAN_OPTIONS=detect_leaks=0
+    fi
     SWIFT_BACKTRACE=enable=no swift test --skip-build --sanitize="$s" --scratch-path "$scratch" "$@"
 done
 
