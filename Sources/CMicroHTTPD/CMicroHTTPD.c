@@ -183,8 +183,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *connecti
     return dispatch(server, connection, method, state);
 }
 
-CMHD_Server *CMHD_start(const char *address, uint16_t port, unsigned threads, size_t max_body,
-                        CMHD_Handler handler, void *context, char *error, size_t error_size) {
+static CMHD_Server *start_server(const char *address, uint16_t port, unsigned threads,
+                                 size_t max_body, const char *cert_pem, const char *key_pem,
+                                 CMHD_Handler handler, void *context, char *error,
+                                 size_t error_size) {
     struct sockaddr_in bind_address;
     memset(&bind_address, 0, sizeof(bind_address));
     bind_address.sin_family = AF_INET;
@@ -204,13 +206,20 @@ CMHD_Server *CMHD_start(const char *address, uint16_t port, unsigned threads, si
     server->max_body = max_body;
 
     unsigned pool = threads == 0 ? 1 : threads;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    if (cert_pem != NULL) {
+        /* The PEM options are only examined with MHD_USE_TLS; without TLS they end the list. */
+        flags |= MHD_USE_TLS;
+    }
     server->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, access_handler, server,
+        flags, 0, NULL, NULL, access_handler, server,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&bind_address,
         MHD_OPTION_THREAD_POOL_SIZE, pool,
         MHD_OPTION_URI_LOG_CALLBACK, log_uri, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, request_completed, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        cert_pem != NULL ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, key_pem,
         MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(error, error_size, "cannot listen on %s:%u (address in use or not available)",
@@ -223,6 +232,32 @@ CMHD_Server *CMHD_start(const char *address, uint16_t port, unsigned threads, si
                                                            MHD_DAEMON_INFO_BIND_PORT);
     server->port = info != NULL ? info->port : port;
     return server;
+}
+
+CMHD_Server *CMHD_start(const char *address, uint16_t port, unsigned threads, size_t max_body,
+                        CMHD_Handler handler, void *context, char *error, size_t error_size) {
+    return start_server(address, port, threads, max_body, NULL, NULL, handler, context, error,
+                        error_size);
+}
+
+int CMHD_tls_supported(void) {
+    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES ? 1 : 0;
+}
+
+CMHD_Server *CMHD_start_tls(const char *address, uint16_t port, unsigned threads,
+                            size_t max_body, const char *cert_pem, const char *key_pem,
+                            CMHD_Handler handler, void *context, char *error,
+                            size_t error_size) {
+    if (!CMHD_tls_supported()) {
+        snprintf(error, error_size, "this libmicrohttpd was built without TLS");
+        return NULL;
+    }
+    if (cert_pem == NULL || key_pem == NULL) {
+        snprintf(error, error_size, "HTTPS needs a certificate and a key");
+        return NULL;
+    }
+    return start_server(address, port, threads, max_body, cert_pem, key_pem, handler, context,
+                        error, error_size);
 }
 
 uint16_t CMHD_port(const CMHD_Server *server) {

@@ -9,8 +9,10 @@ import TLS
 /// written; `stop()` closes everything. Thread-safe.
 public final class Emulator: Sendable {
     public let configuration: EmulatorConfiguration
-    /// `http://ADDRESS:PORT`.
+    /// `http://ADDRESS:PORT`, or `https://` with `apiTLS`.
     public let apiEndpoint: String
+    /// With `apiTLS`: the CA that signed the API's certificate (written to `api-ca.crt`).
+    public let apiCA: Certificate?
     /// `<apiEndpoint>/token`.
     public let tokenURI: String
     public let credentials: Credentials
@@ -39,10 +41,15 @@ public final class Emulator: Sendable {
         faults = FaultSwitches(certificateLifetime: configuration.certificateLifetime)
 
         let router = APIRouter()
+        var identity: HTTPServer.TLSIdentity?
+        (apiCA, identity) = configuration.apiTLS
+            ? try Emulator.makeAPIIdentity(address: configuration.apiAddress, now: clock()) : (nil, nil)
         http = try HTTPServer(
-            address: configuration.apiAddress, port: configuration.apiPort,
+            address: configuration.apiAddress, port: configuration.apiPort, tls: identity,
             handler: { router.handle($0) })
-        apiEndpoint = "http://\(configuration.apiAddress):\(http.port)"
+        identity = nil
+        let scheme = configuration.apiTLS ? "https" : "http"
+        apiEndpoint = "\(scheme)://\(configuration.apiAddress):\(http.port)"
         tokenURI = apiEndpoint + "/token"
 
         do {
@@ -91,6 +98,22 @@ public final class Emulator: Sendable {
         }
     }
 
+    /// A fresh API CA and a server certificate for `address` signed by it.
+    private static func makeAPIIdentity(address: String, now: Date) throws
+        -> (Certificate, HTTPServer.TLSIdentity)
+    {
+        guard HTTPServer.supportsTLS else {
+            throw EmulatorError(.httpServer, "--api-tls: this libmicrohttpd was built without TLS")
+        }
+        let authority = try CertificateAuthority.create(
+            commonName: "alloydb-emulator API CA", notBefore: now.addingTimeInterval(-60))
+        let key = try PrivateKey.generateRSA()
+        let leaf = try authority.issue(
+            publicKey: key.publicKey, commonName: address, ipAddresses: [address],
+            lifetime: 365 * 86_400, notBefore: now.addingTimeInterval(-60), purpose: .server)
+        return (authority.certificate, .init(certificateChainPEM: leaf.pem, keyPEM: key.pem()))
+    }
+
     private static func makeAuthorities(_ specs: [InstanceSpec], now: Date) throws
         -> [String: ClusterAuthority]
     {
@@ -109,6 +132,7 @@ public final class Emulator: Sendable {
     private func publishState() throws {
         try stateDirectory.write("service-account.json", json: credentials.serviceAccountJSON)
         try stateDirectory.write("authorized-user.json", json: credentials.authorizedUserJSON)
+        if let apiCA { try stateDirectory.write("api-ca.crt", Array(apiCA.pem.utf8)) }
         try stateDirectory.write("emulator.json", json: readinessDocument)
     }
 
@@ -134,6 +158,7 @@ public final class Emulator: Sendable {
             ("serviceAccountFile", .string(stateDirectory.file("service-account.json"))),
             ("authorizedUserFile", .string(stateDirectory.file("authorized-user.json"))),
             ("eventsFile", .string(stateDirectory.file("events.jsonl"))),
+            ("apiCAFile", apiCA == nil ? .null : .string(stateDirectory.file("api-ca.crt"))),
             ("pid", .number(Double(getpid()))),
             ("instances", .array(instanceList)),
         ])

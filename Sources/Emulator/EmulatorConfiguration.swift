@@ -13,6 +13,9 @@ public struct EmulatorConfiguration: Equatable, Sendable {
     public var certificateLifetime: Int = 3600
     /// Port of every instance endpoint.
     public var instancePort: UInt16 = 5433
+    /// Serve the Admin API over HTTPS with a certificate from the emulator's own API CA,
+    /// whose file `emulator.json` names (`apiCAFile`).
+    public var apiTLS = false
     /// Fault switches applied at start (a `/emulator/faults` body), from `--fault`.
     public var initialFaults = JSONValue.object([])
 
@@ -49,6 +52,8 @@ public enum EmulatorCommand: Equatable, Sendable {
           --state-dir DIR          where credentials, emulator.json and events.jsonl are written
           --api-address IP         Admin API bind address (default 127.0.0.1)
           --api-port N             Admin API port; 0 picks a free port (default 0)
+          --api-tls                serve the Admin API and token endpoint over HTTPS; the CA
+                                   is written to api-ca.crt (emulator.json: apiCAFile)
           --instance SPEC          URI=IP[,backend=postgres:HOST:PORT|echo|sink|source]
                                    [,public-ip=IP][,psc=NAME][,mdx=on|off]; repeatable
           --postgres HOST:PORT     backend for instances without backend= (default: echo)
@@ -128,6 +133,9 @@ public enum EmulatorCommand: Equatable, Sendable {
             switch flag {
             case "--help", "-h": return .help
             case "--state-dir": stateDirectory = try next()
+            case "--api-tls":
+                guard inline == nil else { throw EmulatorError(.usage, "--api-tls takes no value") }
+                configuration.apiTLS = true
             case "--api-address":
                 let address = try next()
                 guard IPv4.isLiteral(address) else {

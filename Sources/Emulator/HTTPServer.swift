@@ -19,27 +19,44 @@ public final class HTTPServer: Sendable {
     /// The IPv4 literal the server is bound to.
     public let address: String
 
-    /// Binds `address:port` and starts serving with `threads` worker threads.
-    /// Throws `.httpServer` when the address is invalid or cannot be bound.
+    /// PEM certificate chain and private key for HTTPS.
+    public struct TLSIdentity: Sendable {
+        public var certificateChainPEM: String
+        public var keyPEM: String
+
+        public init(certificateChainPEM: String, keyPEM: String) {
+            self.certificateChainPEM = certificateChainPEM
+            self.keyPEM = keyPEM
+        }
+    }
+
+    /// True when libmicrohttpd was built with TLS (GnuTLS), so `tls:` can be used.
+    public static var supportsTLS: Bool { CMHD_tls_supported() == 1 }
+
+    /// Binds `address:port` and starts serving with `threads` worker threads; HTTPS (TLS
+    /// through libmicrohttpd's GnuTLS) when `tls` is given. Throws `.httpServer` when the
+    /// address is invalid or cannot be bound, or the library lacks TLS.
     public init(
         address: String,
         port: UInt16,
         threads: Int = 4,
         maximumBody: Int = 1 << 20,
+        tls: TLSIdentity? = nil,
         handler: @escaping Handler
     ) throws {
         let context = Unmanaged.passRetained(HTTPServerContext(handler: handler))
         var message = [CChar](repeating: 0, count: 256)
-        let started = CMHD_start(
-            address,
-            port,
-            UInt32(max(1, threads)),
-            maximumBody,
-            httpServerDispatch,
-            context.toOpaque(),
-            &message,
-            message.count
-        )
+        let workers = UInt32(max(1, threads))
+        let started: OpaquePointer?
+        if let tls {
+            started = CMHD_start_tls(
+                address, port, workers, maximumBody, tls.certificateChainPEM, tls.keyPEM,
+                httpServerDispatch, context.toOpaque(), &message, message.count)
+        } else {
+            started = CMHD_start(
+                address, port, workers, maximumBody, httpServerDispatch, context.toOpaque(),
+                &message, message.count)
+        }
         guard let started else {
             context.release()
             let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) },

@@ -116,7 +116,7 @@ final class EmulatorFixture {
 
     init(
         ip: String, backend: InstanceSpec.Backend = .echo, lifetime: Int = 3600,
-        metadataExchange: Bool = true, faults: JSONValue = .object([])
+        metadataExchange: Bool = true, faults: JSONValue = .object([]), apiTLS: Bool = false
     ) throws {
         directory = NSTemporaryDirectory() + "emulator-test-\(UUID().uuidString)"
         var configuration = EmulatorConfiguration(stateDirectory: directory)
@@ -124,6 +124,7 @@ final class EmulatorFixture {
         spec.metadataExchange = metadataExchange
         configuration.instances = [spec]
         configuration.initialFaults = faults
+        configuration.apiTLS = apiTLS
         configuration.instancePort = freePort(on: ip)
         configuration.certificateLifetime = lifetime
         emulator = try Emulator(configuration: configuration)

@@ -50,6 +50,19 @@ typedef struct CMHD_Server CMHD_Server;
 CMHD_Server *CMHD_start(const char *address, uint16_t port, unsigned threads, size_t max_body,
                         CMHD_Handler handler, void *context, char *error, size_t error_size);
 
+/** 1 when libmicrohttpd was built with TLS (GnuTLS), else 0. */
+int CMHD_tls_supported(void);
+
+/**
+ * Like CMHD_start, but serves HTTPS with the PEM certificate chain `cert_pem` and private key
+ * `key_pem` (both copied by libmicrohttpd before this returns). Fails with a message when the
+ * library lacks TLS or the PEM is rejected.
+ */
+CMHD_Server *CMHD_start_tls(const char *address, uint16_t port, unsigned threads,
+                            size_t max_body, const char *cert_pem, const char *key_pem,
+                            CMHD_Handler handler, void *context, char *error,
+                            size_t error_size);
+
 /** The port the server is bound to. */
 uint16_t CMHD_port(const CMHD_Server *server);
 
