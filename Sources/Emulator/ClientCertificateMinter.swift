@@ -50,6 +50,9 @@ public struct ClientCertificateMinter {
         else {
             throw EmulatorError(.invalidArgument, "\(options.stateDirectory) does not hold a complete emulator state")
         }
+        let apiCA = try ready["apiCAFile"]?.stringValue.map {
+            try Certificate(pem: try String(contentsOfFile: $0, encoding: .utf8))
+        }
         let firstURI = ready["instances"]?.arrayValue?.first?["uri"]?.stringValue
         guard let cluster = options.cluster ?? firstURI.map(Self.clusterName(ofInstance:)) else {
             throw EmulatorError(.invalidArgument, "the emulator has no instances; pass --cluster")
@@ -57,7 +60,7 @@ public struct ClientCertificateMinter {
 
         let token = try accessToken(
             tokenURI: tokenURI, email: email, key: try PrivateKey(pem: keyPEM),
-            keyID: account["private_key_id"]?.stringValue ?? "", now: now)
+            keyID: account["private_key_id"]?.stringValue ?? "", apiCA: apiCA, now: now)
         let clientKey = try PrivateKey.generateRSA()
         let request = JSONValue.object([
             ("parent", .string(cluster)), ("publicKey", .string(clientKey.publicKey.pem(.spki))),
@@ -66,7 +69,7 @@ public struct ClientCertificateMinter {
         let reply = try LoopbackHTTPClient.request(
             "\(api)/v1alpha/\(cluster):generateClientCertificate", method: "POST",
             headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"],
-            body: request.bytes)
+            body: request.bytes, trustedCA: apiCA)
         let json = try JSONValue.parse(reply.body)
         guard reply.status == 200, let chain = json["pemCertificateChain"]?.arrayValue?.compactMap(\.stringValue),
             chain.count >= 2, let ca = json["caCert"]?.stringValue
@@ -82,8 +85,9 @@ public struct ClientCertificateMinter {
         uri.components(separatedBy: "/instances/").first ?? uri
     }
 
-    private func accessToken(tokenURI: String, email: String, key: PrivateKey, keyID: String, now: Date)
-        throws -> String
+    private func accessToken(
+        tokenURI: String, email: String, key: PrivateKey, keyID: String, apiCA: Certificate?, now: Date
+    ) throws -> String
     {
         let issued = Int(now.timeIntervalSince1970) - 10
         let header = JSONValue.object([("alg", "RS256"), ("typ", "JWT"), ("kid", .string(keyID))])
@@ -97,7 +101,8 @@ public struct ClientCertificateMinter {
             + "&assertion=" + assertion
         let reply = try LoopbackHTTPClient.request(
             tokenURI, method: "POST",
-            headers: ["Content-Type": "application/x-www-form-urlencoded"], body: Array(form.utf8))
+            headers: ["Content-Type": "application/x-www-form-urlencoded"], body: Array(form.utf8),
+            trustedCA: apiCA)
         let json = try JSONValue.parse(reply.body)
         guard reply.status == 200, let token = json["access_token"]?.stringValue else {
             throw EmulatorError(.invalidGrant, "the token endpoint answered \(reply.status): \(json.serialized)")

@@ -1,21 +1,25 @@
 import Foundation
+import TLS
 
 /// A minimal blocking HTTP/1.1 client for talking to a running emulator's own API from the
 /// command line (`mint-client-cert`): one request per connection, `Connection: close`, the body
-/// read to end of stream. Plain `http://` on IPv4 literals only; 10 s send/receive timeouts;
-/// replies above 1 MiB are refused. Any thread.
+/// read to end of stream. `http://`, or `https://` verified against `trustedCA` (the emulator's
+/// API CA), on IPv4 literals only; 10 s send/receive timeouts; replies above 1 MiB are
+/// refused. Any thread.
 enum LoopbackHTTPClient {
     static let maximumReply = 1 << 20
 
     /// Sends one request to `url` and returns the status and body; throws `.network` naming the
     /// step that failed.
     static func request(
-        _ url: String, method: String, headers: [String: String] = [:], body: [UInt8] = []
+        _ url: String, method: String, headers: [String: String] = [:], body: [UInt8] = [],
+        trustedCA: Certificate? = nil
     ) throws -> (status: Int, body: [UInt8]) {
-        guard url.hasPrefix("http://") else {
-            throw EmulatorError(.network, "\(url): only http:// API endpoints can be used here")
+        let secure = url.hasPrefix("https://")
+        guard secure || url.hasPrefix("http://") else {
+            throw EmulatorError(.network, "\(url): only http:// and https:// endpoints can be used")
         }
-        let rest = url.dropFirst("http://".count)
+        let rest = url.dropFirst(secure ? "https://".count : "http://".count)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = String(rest[..<slash])
         let path = slash == rest.endIndex ? "/" : String(rest[slash...])
@@ -29,8 +33,75 @@ enum LoopbackHTTPClient {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: \(authority)\r\nConnection: close\r\n"
         head += "Content-Length: \(body.count)\r\n"
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { head += "\(name): \(value)\r\n" }
-        try send(fd, Array((head + "\r\n").utf8) + body, url: url)
-        return try parse(try receiveAll(fd, url: url), url: url)
+        let request = Array((head + "\r\n").utf8) + body
+        guard secure else {
+            try send(fd, request, url: url)
+            return try parse(try receiveAll(fd, url: url), url: url)
+        }
+        guard let trustedCA else {
+            throw EmulatorError(.network, "\(url): HTTPS needs the API CA (apiCAFile)")
+        }
+        let tls = try TLSConnection(
+            context: try clientContext(trusting: trustedCA), role: .client(.ipAddress(endpoint.host)))
+        return try parse(try exchange(fd, tls: tls, request: request, url: url), url: url)
+    }
+
+    /// A TLS 1.3 client context trusting only `ca`. The engine always carries a client
+    /// identity; a throwaway one is made because the API never asks for it.
+    private static func clientContext(trusting ca: Certificate) throws -> TLSContext {
+        let unused = try CertificateAuthority.create(commonName: "unused")
+        let key = try PrivateKey.generateRSA()
+        let leaf = try unused.issue(publicKey: key.publicKey, commonName: "client", purpose: .client)
+        return try TLSContext.client(certificateChain: [leaf], key: key, trustedRoots: [ca])
+    }
+
+    /// Handshake, request and reply over `tls` on the blocking socket `fd`.
+    private static func exchange(_ fd: Int32, tls: TLSConnection, request: [UInt8], url: String)
+        throws -> [UInt8]
+    {
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        func flush() throws {
+            while tls.pendingCiphertextCount > 0 {
+                let count = buffer.withUnsafeMutableBytes { tls.sendCiphertext(into: $0) }
+                try send(fd, Array(buffer[0..<count]), url: url)
+            }
+        }
+        func receive() throws -> Bool {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count >= 0 else {
+                throw EmulatorError(.network, "\(url): receive failed: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 {
+                tls.receiveEndOfStream()
+            } else {
+                buffer.withUnsafeBytes { tls.receiveCiphertext(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+            }
+            return count > 0
+        }
+        for _ in 0..<100 {
+            let step = tls.handshake()
+            try flush()
+            if case .complete = step { break }
+            if case .failed(let error) = step { throw EmulatorError(.network, "\(url): TLS: \(error)") }
+            guard try receive() else { throw EmulatorError(.network, "\(url): closed during TLS") }
+        }
+        guard case .bytes = request.withUnsafeBytes({ tls.write($0) }) else {
+            throw EmulatorError(.network, "\(url): TLS write failed")
+        }
+        try flush()
+        var reply: [UInt8] = []
+        var plaintext = [UInt8](repeating: 0, count: 16384)
+        while reply.count <= maximumReply + 16384 {
+            switch plaintext.withUnsafeMutableBytes({ tls.read(into: $0) }) {
+            case .bytes(let count): reply += plaintext[0..<count]
+            case .wantMore:
+                try flush()
+                if try !receive() { return reply }
+            case .closed, .endOfStream: return reply
+            case .failed(let error): throw EmulatorError(.network, "\(url): TLS: \(error)")
+            }
+        }
+        throw EmulatorError(.network, "\(url): the reply exceeds \(maximumReply) bytes")
     }
 
     private static func connect(_ endpoint: HostPort) throws -> Int32 {

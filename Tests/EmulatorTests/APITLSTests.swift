@@ -33,5 +33,11 @@ final class APITLSTests: XCTestCase {
             certificateChain: [leaf], key: key, trustedRoots: [unused.certificate])
         let refused = try TLSTestClient(host: "127.0.0.1", port: port, context: distrusting)
         XCTAssertThrowsError(try refused.handshake(), "only the API CA vouches for the API")
+
+        // mint-client-cert finds the CA in emulator.json and works over HTTPS too.
+        let written = try ClientCertificateMinter(
+            options: .init(stateDirectory: fixture.directory, outputDirectory: fixture.directory + "/m")
+        ).run()
+        XCTAssertEqual(written.count, 4)
     }
 }
