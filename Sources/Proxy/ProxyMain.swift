@@ -104,6 +104,9 @@ public enum ProxyMain {
         } else if let json = options.jsonCredentials {
             logger.info("Authorizing with JSON credentials environment variable")
             credentials = .credentialsJSON(json)
+        } else if options.gcloudAuth {
+            logger.info("Authorizing with gcloud user credentials")
+            credentials = .gcloud
         } else {
             logger.info("Authorizing with Application Default Credentials")
             credentials = .applicationDefault
@@ -111,6 +114,15 @@ public enum ProxyMain {
         let anyIAM = options.autoIAMAuthN || options.instances.contains { $0.autoIAMAuthN == true }
         if options.explicitlySet.contains("alloydbadmin-api-endpoint") {
             logger.info("Using API Endpoint \(options.adminAPIEndpoint)")
+        }
+        let chain = options.impersonateServiceAccount.map {
+            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        } ?? []
+        if let target = chain.first {
+            logger.info("Impersonating service account \(target) with Admin API credentials")
+        }
+        if let path = options.staticConnectionInfo {
+            logger.info("Using static connection info from \(ConfigError.quoted(path)) (development only)")
         }
         return ConnectorConfiguration(
             apiEndpoint: options.adminAPIEndpoint,
@@ -120,7 +132,17 @@ public enum ProxyMain {
             userAgentExtra: options.userAgent,
             lazyRefresh: options.lazyRefresh,
             http: HTTPOptions(caFile: options.adminAPICAFile),
-            environment: environment
+            environment: environment,
+            // Debug lines pass only with --debug-logs: the logger filters by level.
+            logHandler: { level, message in
+                switch level {
+                case .debug: logger.debug(message)
+                case .info: logger.info(message)
+                case .warning: logger.warning(message)
+                }
+            },
+            impersonationChain: chain,
+            staticConnectionInfoPath: options.staticConnectionInfo
         )
     }
 

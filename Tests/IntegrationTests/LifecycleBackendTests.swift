@@ -74,4 +74,26 @@ final class LifecycleBackendTests: XCTestCase {
         XCTAssertTrue(passing.isRunning)
         XCTAssertEqual(passing.stop(), 143)
     }
+
+    func testSuccessfulDialsShowInTheLatencyHistogram() throws {
+        let http = try TestBed.freePort()
+        let child = try proxy(["--prometheus", "--http-port", String(http)], name: "latency", instanceDown: false)
+        let port = try Lifecycle.listeningPort(child)
+        let client = try XCTUnwrap(Lifecycle.connect(port: port))
+        defer { close(client) }
+        // A PostgreSQL SSLRequest starts the dial; the emulator completes TLS and the exchange.
+        let request: [UInt8] = [0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F]
+        _ = request.withUnsafeBytes { send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        var metrics = ""
+        XCTAssertTrue(TestBed.waitUntil(timeout: 15) {
+            metrics = Lifecycle.http("GET", port: http, path: "/metrics")?.body ?? ""
+            return metrics.contains("alloydbconn_dial_latency_count 1\n")
+        }, metrics + child.output + emulator.child.output)
+        XCTAssertTrue(metrics.contains("alloydbconn_dial_latency_bucket{le=\"+Inf\"} 1\n"), metrics)
+        XCTAssertTrue(metrics.contains("alloydbproxy_tunnels_established_total 1\n"), metrics)
+        XCTAssertTrue(metrics.contains("alloydbconn_refresh_success_count{alloydb_instance=\"\(Self.instance)\"} 1\n"),
+                      metrics)
+        XCTAssertTrue(metrics.contains("alloydbproxy_certificate_expiry_timestamp_seconds{alloydb_instance="), metrics)
+        XCTAssertEqual(child.stop(), 143)
+    }
 }

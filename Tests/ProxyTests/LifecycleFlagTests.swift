@@ -63,15 +63,30 @@ final class LifecycleFlagTests: XCTestCase {
     }
 
     func testFeaturesThisProxyLacksAreRefused() {
-        let cases: [[String]] = [
-            ["--fuse", "/mnt/x"], ["--fuse-tmp-dir", "/tmp/y"], ["-g"],
-            ["--impersonate-service-account", "a@b"], ["--static-connection-info", "/s.json"],
-        ]
-        for flags in cases {
+        for flags in [["--fuse", "/mnt/x"], ["--fuse-tmp-dir", "/tmp/y"]] {
             XCTAssertThrowsError(try CommandLineParser.parse(flags + [uri]), "\(flags)") { error in
-                XCTAssertTrue("\(error)".contains("is not supported by this proxy"), "\(error)")
+                XCTAssertTrue("\(error)".contains("is not supported by this proxy: FUSE mode"), "\(error)")
             }
         }
+    }
+
+    func testCredentialFlagsConflictAsInTheReference() throws {
+        let cases: [([String], String)] = [
+            (["-g", "-t", "x"], "cannot specify --token and --gcloud-auth flags at the same time"),
+            (["-g", "-c", "/k.json"], "cannot specify --credentials-file and --gcloud-auth flags at the same time"),
+            (["-g", "-j", "{}"], "cannot specify --json-credentials and --gcloud-auth flags at the same time"),
+            (["--impersonate-service-account", "a@x,,b@x"], "without empty items"),
+        ]
+        for (flags, message) in cases {
+            XCTAssertThrowsError(try CommandLineParser.parse(flags + [uri]), "\(flags)") { error in
+                XCTAssertTrue("\(error)".contains(message), "\(error)")
+            }
+        }
+        let options = try CommandLineParser.parse(["-g", "--impersonate-service-account", "a@x,b@x",
+                                                   "--static-connection-info", "/s.json", uri])
+        XCTAssertTrue(options.gcloudAuth)
+        XCTAssertEqual(options.impersonateServiceAccount, "a@x,b@x")
+        XCTAssertEqual(options.staticConnectionInfo, "/s.json")
     }
 
     func testIgnoredFlagsGiveOneNotice() throws {

@@ -84,10 +84,10 @@ extension Flag {
             string("token", "t", "Bearer token used for the Admin API and the metadata exchange", \.token),
             string("login-token", nil, "Bearer token used for IAM database login only (needs "
                    + "--auto-iam-authn)", \.loginToken),
-            bool("gcloud-auth", "g", "Not supported: use --credentials-file or Application Default "
-                 + "Credentials", \.gcloudAuth),
-            string("impersonate-service-account", nil, "Not supported: service account impersonation",
-                   \.impersonateServiceAccount),
+            bool("gcloud-auth", "g", "Use the gcloud CLI's user credentials (legacy; prefer ADC)",
+                 \.gcloudAuth),
+            string("impersonate-service-account", nil, "Comma-separated service accounts: the target "
+                   + "to impersonate, then the delegation chain", \.impersonateServiceAccount),
             bool("auto-iam-authn", "i", "Use automatic IAM database authentication", \.autoIAMAuthN),
         ]),
         Group(title: "Instances and the Admin API", flags: [
@@ -105,8 +105,8 @@ extension Flag {
                  \.lazyRefresh),
             string("user-agent", nil, "Extra space-separated tokens for the User-Agent header",
                    \.userAgent),
-            string("static-connection-info", nil, "Not supported: development-only static "
-                   + "connection info", \.staticConnectionInfo),
+            string("static-connection-info", nil, "Development only: JSON file of fixed connection "
+                   + "info and key; never refreshed", \.staticConnectionInfo),
             bool("run-connection-test", nil, "Dial every instance once before serving; exit 1 when "
                  + "one fails", \.runConnectionTest),
         ]),

@@ -61,11 +61,11 @@ public struct ProxyOptions: Equatable, Sendable {
     /// Octal mode of each Unix socket file (`--unix-socket-mode`, this proxy's own flag).
     public var unixSocketMode: UInt16 = 0o777
 
-    /// Refused: token from the gcloud CLI (`--gcloud-auth`, `-g`).
+    /// Tokens from the gcloud CLI (`--gcloud-auth`, `-g`).
     public var gcloudAuth = false
-    /// Refused: service account impersonation chain (`--impersonate-service-account`).
+    /// Service account impersonation chain, target first (`--impersonate-service-account`).
     public var impersonateServiceAccount: String?
-    /// Refused: development-only static connection info (`--static-connection-info`).
+    /// Development-only fixed connection info (`--static-connection-info`).
     public var staticConnectionInfo: String?
     /// Dial every instance before serving (`--run-connection-test`).
     public var runConnectionTest = false
@@ -165,15 +165,9 @@ public struct ProxyOptions: Equatable, Sendable {
 
     /// Flags whose feature this proxy lacks: refused, so nobody believes they took effect.
     private func validateUnsupported() throws {
-        let refused: [(set: Bool, flag: String, what: String)] = [
-            (fuse != nil || fuseTmpDir != nil, fuse != nil ? "--fuse" : "--fuse-tmp-dir", "FUSE mode"),
-            (gcloudAuth, "--gcloud-auth", "gcloud CLI credentials (use --credentials-file or ADC)"),
-            (impersonateServiceAccount != nil, "--impersonate-service-account",
-             "service account impersonation"),
-            (staticConnectionInfo != nil, "--static-connection-info", "static connection info"),
-        ]
-        if let first = refused.first(where: \.set) {
-            throw ConfigError(.unsupported, "\(first.flag) is not supported by this proxy: \(first.what)")
+        if fuse != nil || fuseTmpDir != nil {
+            let flag = fuse != nil ? "--fuse" : "--fuse-tmp-dir"
+            throw ConfigError(.unsupported, "\(flag) is not supported by this proxy: FUSE mode")
         }
         guard IPAddressText.isIPv4(httpBindAddress) else {
             throw ConfigError.invalidValue("--http-address", httpAddress,
@@ -207,6 +201,20 @@ public struct ProxyOptions: Equatable, Sendable {
     private func validateCredentials() throws {
         if token != nil && credentialsFile != nil {
             throw ConfigError.conflicting("cannot specify --token and --credentials-file flags at the same time")
+        }
+        if gcloudAuth && token != nil {
+            throw ConfigError.conflicting("cannot specify --token and --gcloud-auth flags at the same time")
+        }
+        if gcloudAuth && credentialsFile != nil {
+            throw ConfigError.conflicting("cannot specify --credentials-file and --gcloud-auth flags at the same time")
+        }
+        if gcloudAuth && jsonCredentials != nil {
+            throw ConfigError.conflicting("cannot specify --json-credentials and --gcloud-auth flags at the same time")
+        }
+        if let chain = impersonateServiceAccount,
+           chain.split(separator: ",", omittingEmptySubsequences: false).contains(where: { $0.isEmpty }) {
+            throw ConfigError.invalidValue("--impersonate-service-account", chain,
+                                           "a comma-separated list of service account emails without empty items")
         }
         if jsonCredentials != nil && (token != nil || credentialsFile != nil) {
             throw ConfigError.conflicting(

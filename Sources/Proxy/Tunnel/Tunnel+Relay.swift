@@ -516,6 +516,7 @@ extension Tunnel {
     /// Starts relaying: passes on client bytes (and a FIN) that arrived during setup.
     func startRelay() {
         context.counters.established += 1
+        context.counters.dialLatency.record(startedAt.duration(to: loop.clock.now()))
         if let early = fromClient {
             fromClient = nil
             let delivered = early.withUnsafeReadableBytes { writeToInstance($0) }
