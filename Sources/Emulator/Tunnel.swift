@@ -59,6 +59,9 @@ final class Tunnel {
     var closeNotifyQueued = false
     var clientWriteShut = false
     var mdxLogged = false
+    /// No-MDX endpoints: whether the connection's first bytes were checked for an SSLRequest.
+    private var sslRequestChecked = false
+    private var preface: [UInt8] = []
     private var dropAfterBytes: Int?
     private var dropMode = FaultSwitches.CloseMode.fin
 
@@ -225,6 +228,9 @@ final class Tunnel {
                 {
                     return apply(.dropRequested(.fin, reason: "closed before ServerHello (fault)"))
                 }
+                if !sslRequestChecked && !environment.usesMetadataExchange {
+                    guard try answerSSLRequest() else { continue }
+                }
                 scratch.withUnsafeReadableBytes { tls.receiveCiphertext($0) }
                 tlsHoldsInput = true
                 if machine.state == .relaying { return }
@@ -237,6 +243,30 @@ final class Tunnel {
                 return
             }
         }
+    }
+
+    /// No-MDX endpoints act like a PostgreSQL server for libpq's usual preface: a plaintext
+    /// SSLRequest is answered `S` and TLS follows. Collects up to 8 bytes in `preface`; returns
+    /// true when `scratch` holds bytes for TLS (the preface was not an SSLRequest, or the rest
+    /// after it), false when more bytes are needed first.
+    private func answerSSLRequest() throws -> Bool {
+        let sslRequest: [UInt8] = [0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F]
+        preface += scratch.readBytes(scratch.readableBytes) ?? []
+        let compared = min(preface.count, 8)
+        if Array(preface.prefix(compared)) == Array(sslRequest.prefix(compared)) {
+            guard preface.count >= 8 else { return false }
+            preface.removeFirst(8)
+            let reply: [UInt8] = [UInt8(ascii: "S")]
+            // The first byte on a fresh socket: its send buffer is empty, so it cannot block.
+            guard case .processed(1) = try reply.withUnsafeBytes({ try client.write($0) }) else {
+                throw EmulatorError(.network, "cannot answer the SSLRequest")
+            }
+        }
+        sslRequestChecked = true
+        scratch.clear()
+        scratch.append(preface)
+        preface = []
+        return true
     }
 
     private func readBackend() throws {

@@ -31,6 +31,11 @@ final class NoMetadataExchangeTests: XCTestCase {
         try client.write(payload)
         XCTAssertEqual(try client.read(count: payload.count), payload)
         XCTAssertEqual(fixture.waitForEvent("tunnel")?["mdx"]?.stringValue, "off")
+
+        // libpq's preface: a plaintext SSLRequest is answered S, then TLS as above.
+        let socket = try BlockingSocket(host: ip, port: fixture.emulator.configuration.instancePort)
+        try socket.send([0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F])
+        XCTAssertEqual(try socket.receive(), [UInt8(ascii: "S")])
         XCTAssertEqual(
             fixture.events().last { $0["event"]?.stringValue == "certificate" }?["useMetadataExchange"],
             false)
