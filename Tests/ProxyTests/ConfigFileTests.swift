@@ -164,4 +164,15 @@ final class ConfigFileTests: XCTestCase {
         let options = try CommandLineParser.parse([uri], environment: ["ALLOYDB_PROXY_CONFIG_FILE": path])
         XCTAssertEqual(options.port, 5432)
     }
+
+    func testShippedSampleConfigurationIsValid() throws {
+        let sample = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("packaging/systemd/config.toml").path
+        let options = try CommandLineParser.parse(["--config-file", sample, uri])
+        XCTAssertEqual(options.warnings, [], "every key of the sample must be a flag")
+        XCTAssertTrue(options.healthCheck && options.prometheus && options.exitZeroSigterm)
+        XCTAssertEqual(options.maxSigtermDelay, .seconds(30))
+        XCTAssertNotNil(options.credentialsFile)
+    }
 }
