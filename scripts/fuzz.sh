@@ -74,6 +74,9 @@ export SWIFT_BACKTRACE=enable=no
 # Leak reports would flag the process-lifetime fixtures some harnesses keep.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 failed=0
+# Fuzzers with a failing regression: a new crash there is most likely the same open bug, so
+# it stays in the work directory instead of adding a copy to Fuzz/Regressions.
+open_bugs=" "
 
 mkdir -p "$work"
 echo "fuzz: replaying Fuzz/Regressions"
@@ -87,9 +90,10 @@ for name in "${names[@]}"; do
             echo "  pass  $input"
         else
             echo "  FAIL  $input"
-            grep -E 'Fatal error|fuzz property|ERROR: AddressSanitizer|SUMMARY' "$work/replay.log" \
+            grep -E 'Fatal error|runtime failure|ERROR: AddressSanitizer|SUMMARY' "$work/replay.log" \
                 | head -5 | sed 's/^/        /'
             failed=1
+            open_bugs+="$name "
         fi
     done
 done
@@ -100,14 +104,16 @@ if [ "$replay_only" = 1 ]; then
 fi
 
 # One fuzzer: its own corpus (seeded from Fuzz/Corpus/<name>, new units stay out of the
-# repository), its own artifact directory, a time bound and a hard timeout around it.
+# repository), its own artifact directory, its dictionary when Fuzz/Dictionaries has one, a
+# time bound and a hard timeout around it.
 run_one() {
     local name=$1 dir="$work/$name"
     mkdir -p "$dir/corpus" "$dir/artifacts"
-    local status=0
+    local status=0 options=()
+    [ -f "Fuzz/Dictionaries/$name.dict" ] && options+=(-dict="Fuzz/Dictionaries/$name.dict")
     timeout $(( seconds + 120 )) "$bin/fuzz-$name" \
         -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -max_len=8192 \
-        -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
+        -print_final_stats=1 -artifact_prefix="$dir/artifacts/" "${options[@]}" \
         "$dir/corpus" "Fuzz/Corpus/$name" >"$dir/log" 2>&1 || status=$?
     local runs
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$dir/log" | grep -o '[0-9]*$' || echo '?')
@@ -116,8 +122,12 @@ run_one() {
         return 0
     fi
     echo "  FAIL  $name (exit $status): log in $dir/log"
-    grep -E 'Fatal error|fuzz property|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY' "$dir/log" \
+    grep -E 'Fatal error|runtime failure|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY' "$dir/log" \
         | head -5 | sed 's/^/        /'
+    if [[ "$open_bugs" == *" $name "* ]]; then
+        echo "        Fuzz/Regressions/$name already fails; new inputs kept in $dir/artifacts"
+        return 1
+    fi
     mkdir -p "Fuzz/Regressions/$name"
     for artifact in "$dir"/artifacts/*; do
         [ -f "$artifact" ] || continue
