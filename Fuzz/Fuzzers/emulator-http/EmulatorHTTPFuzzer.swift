@@ -16,6 +16,10 @@ public func emulatorHTTPTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int)
     let run = EmulatorRun()
     for request in EmulatorRequests.parse(FuzzInput(data, size).bytes, substitutions: run.secrets) {
         let response = run.router.handle(request)
+        if EmulatorFixture.verbose {
+            print(request.method, request.target, "->", response.status,
+                  String(decoding: response.body.prefix(160), as: UTF8.self))
+        }
         FuzzCheck.require((100...599).contains(response.status), "HTTP status \(response.status)")
         let type = response.headers.first { $0.name.lowercased() == "content-type" }?.value ?? ""
         if type.hasPrefix("application/json") {
@@ -75,6 +79,10 @@ final class EmulatorRun {
 
 /// The instance, cluster CA and credentials every run shares (made once: RSA key generation).
 enum EmulatorFixture {
+    /// `FUZZ_VERBOSE=1` prints each request's status and answer (to check that seeds get past
+    /// authentication and reach the handlers).
+    static let verbose = ProcessInfo.processInfo.environment["FUZZ_VERBOSE"] != nil
+
     static let uri = "projects/fuzz-project/locations/r/clusters/c/instances/i"
 
     // Cannot fail: a literal valid URI and IP literal.
