@@ -76,6 +76,11 @@ final class CommandLineParserTests: XCTestCase {
             (["projects/p/locations/r/clusters/c"],
              "could not parse instance uri: \"projects/p/locations/r/clusters/c\""),
             (["projects/p/locations/r:x/clusters/c/instances/i"], "could not parse instance uri"),
+            ([uri + "/"], "(expected projects/PROJECT/locations/REGION/clusters/CLUSTER/instances/INSTANCE)"),
+            (["projects/p/locations/r/clusters/c/instances/i x"], "could not parse instance uri"),
+            ([uri + "?port=abc"], "port query param should be a port number, got: \"abc\""),
+            ([uri + "?port=1&port=2"], "port query param should be only one value"),
+            ([uri + "?prot=6000"], "unknown query param \"prot\"; known ones are address, auto-iam-authn"),
         ]
         for (arguments, expected) in cases {
             XCTAssertThrowsError(try CommandLineParser.parse(arguments), "\(arguments)") { error in

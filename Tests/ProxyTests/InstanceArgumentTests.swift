@@ -9,7 +9,7 @@ final class InstanceArgumentTests: XCTestCase {
         let options = try CommandLineParser.parse([
             "--public-ip", "-i",
             uri + "?port=6000&public-ip=false&auto-iam-authn=f",
-            uri + "2?psc&address=127.0.0.82&unknown=1",
+            uri + "2?psc&address=127.0.0.82",
             uri + "3?psc=false",
         ])
         let (first, second, third) = (options.instances[0], options.instances[1], options.instances[2])
@@ -36,6 +36,7 @@ final class InstanceArgumentTests: XCTestCase {
     func testQueryErrors() {
         let cases: [(String, String)] = [
             ("?port=1&port=2", "port query param should be only one value"),
+            ("?unknown=1", "unknown query param \"unknown\""),
             ("?psc=maybe", "psc query param should be true or false, got: \"maybe\""),
             ("?address=db.local", "address query param should be an IP address"),
             ("?port=-1", "port query param should be a port number"),

@@ -47,4 +47,20 @@ final class ListenerPlanTests: XCTestCase {
     func testPortCounterOverflowIsAnError() {
         XCTAssertThrowsError(try plan(["-p", "65535", base + "a", base + "b"]))
     }
+
+    func testTwoInstancesOnOneEndpointAreRefusedNamingIt() {
+        let cases: [([String], String)] = [
+            ([base + "a?port=7001", base + "b?port=7001"], "p.r.c.a and p.r.c.b would both listen on 127.0.0.1:7001"),
+            (["-p", "7000", base + "a?port=7001", base + "b", base + "c"], "p.r.c.a and p.r.c.c"),
+            ([base + "a?unix-socket-path=/x/y", base + "b?unix-socket-path=/x/y/.s.PGSQL.5432"],
+             "would both listen on /x/y/.s.PGSQL.5432"),
+        ]
+        for (arguments, expected) in cases {
+            XCTAssertThrowsError(try plan(arguments), "\(arguments)") { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(error)")
+            }
+        }
+        XCTAssertNoThrow(try plan(["-p", "0", base + "a", base + "b"]), "kernel-chosen ports never collide")
+        XCTAssertNoThrow(try plan([base + "a?port=7001&address=127.0.0.81", base + "b?port=7001"]))
+    }
 }

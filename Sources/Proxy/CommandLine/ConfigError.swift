@@ -40,7 +40,11 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     static func invalidInstanceURI(_ uri: String) -> ConfigError {
-        ConfigError(.invalidInstanceURI, "could not parse instance uri: \(quoted(uri))")
+        ConfigError(
+            .invalidInstanceURI,
+            "could not parse instance uri: \(quoted(uri)) "
+                + "(expected projects/PROJECT/locations/REGION/clusters/CLUSTER/instances/INSTANCE)"
+        )
     }
 
     static func conflicting(_ message: String) -> ConfigError {

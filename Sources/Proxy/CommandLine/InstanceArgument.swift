@@ -41,6 +41,11 @@ public struct InstanceArgument: Equatable, Sendable {
     public init(parsing argument: String) throws {
         self.argument = argument
         let parts = argument.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        // Resource ids never contain spaces or control characters; one that does is a quoting
+        // mistake in a script, and would otherwise reach the Admin API URL.
+        guard !parts[0].unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 }) else {
+            throw ConfigError.invalidInstanceURI(argument)
+        }
         do {
             instance = try InstanceURI(String(parts[0]))
         } catch {
@@ -55,7 +60,11 @@ public struct InstanceArgument: Equatable, Sendable {
         let pairs = try URLQuery.parse(query, context: argument)
         var seen: Set<String> = []
         for (key, value) in pairs {
-            guard Self.knownKeys.contains(key) else { continue }
+            // The reference ignores unknown parameters; a typo (`?prot=6000`) would then be lost.
+            guard Self.knownKeys.contains(key) else {
+                throw Self.queryError("unknown query param \(quoted(key)); known ones are "
+                    + Self.knownKeys.sorted().joined(separator: ", "))
+            }
             guard seen.insert(key).inserted else {
                 throw Self.queryError("\(key) query param should be only one value")
             }

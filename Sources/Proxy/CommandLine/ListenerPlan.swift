@@ -1,5 +1,5 @@
 /// Where one instance's listener goes.
-public enum ListenerEndpoint: Equatable, Sendable, CustomStringConvertible {
+public enum ListenerEndpoint: Hashable, Sendable, CustomStringConvertible {
     /// A TCP listener on an IP literal and port (port 0 lets the kernel pick).
     case tcp(host: String, port: Int)
     /// A Unix socket `<directory>/.s.PGSQL.5432`; `directory` is created (mode 0777) when
@@ -43,8 +43,18 @@ public enum ListenerPlan {
     public static func endpoints(for options: ProxyOptions) throws -> [ListenerEndpoint] {
         var nextPort = options.port
         var endpoints: [ListenerEndpoint] = []
+        var owners: [ListenerEndpoint: String] = [:]
         for instance in options.instances {
-            endpoints.append(try endpoint(for: instance, options, &nextPort))
+            let endpoint = try endpoint(for: instance, options, &nextPort)
+            // Port 0 lets the kernel pick a fresh port each time, so it never collides.
+            if case .tcp(_, 0) = endpoint {
+            } else if let owner = owners[endpoint] {
+                throw ConfigError.conflicting(
+                    "\(owner) and \(instance.shortName) would both listen on \(endpoint); "
+                        + "give each instance its own port or socket")
+            }
+            owners[endpoint] = instance.shortName
+            endpoints.append(endpoint)
         }
         return endpoints
     }
