@@ -42,8 +42,11 @@ public final class Connector: Sendable {
     private let exited = DispatchSemaphore(value: 0)
 
     /// Validates the configuration, loads the credentials (files are read now, so a bad file is
-    /// a startup error) and starts the refresh thread, which first generates the RSA-2048 key.
-    /// No Admin API call happens until the first `requestInfo`.
+    /// a startup error), parses the static connection info file if one is configured, and
+    /// starts the refresh thread, which first generates the RSA-2048 key. No Admin API or token
+    /// call happens until the first `requestInfo`; the only possible wait is the GCE metadata
+    /// server probe (at most about 1 s) when ADC finds no file and `GCE_METADATA_HOST` is unset.
+    /// Log lines go to `configuration.logHandler` on the refresh thread.
     public init(configuration: ConnectorConfiguration) throws(ConnectorError) {
         try configuration.validate()
         let source = try CredentialResolver.resolve(configuration)
