@@ -32,23 +32,29 @@ let package = Package(
         // libyaml (libyaml-dev) for YAML configuration files.
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
+        // The package's lock (a pthread mutex that ThreadSanitizer can see).
+        .target(name: "Locking", swiftSettings: strict),
         // The reactor: epoll, timers, signals, sockets and buffers. Knows nothing of TLS.
-        .target(name: "EventLoop", dependencies: ["CLinuxShims"], swiftSettings: strict),
+        .target(name: "EventLoop", dependencies: ["CLinuxShims", "Locking"], swiftSettings: strict),
         // OpenSSL objects and the I/O-free TLS engine both the proxy and the emulator use.
-        .target(name: "TLS", dependencies: ["COpenSSLShims"], swiftSettings: strict),
+        .target(name: "TLS", dependencies: ["COpenSSLShims", "Locking"], swiftSettings: strict),
         // Admin API, credentials and the refresh thread. Knows nothing of listeners or tunnels.
-        .target(name: "Connector", dependencies: ["TLS", "CCurlShims"], swiftSettings: strict),
+        .target(
+            name: "Connector",
+            dependencies: ["TLS", "CCurlShims", "Locking"],
+            swiftSettings: strict
+        ),
         // Listeners, tunnels, command line and lifecycle.
         .target(
             name: "Proxy",
-            dependencies: ["EventLoop", "TLS", "Connector", "CMicroHTTPD", "CYAML"],
+            dependencies: ["EventLoop", "TLS", "Connector", "CMicroHTTPD", "CYAML", "Locking"],
             swiftSettings: strict
         ),
         .executableTarget(name: "AlloyDBAuthProxy", dependencies: ["Proxy"], swiftSettings: strict),
         // The local AlloyDB: Admin API, token endpoint, CA and the server-side TLS endpoint.
         .target(
             name: "Emulator",
-            dependencies: ["EventLoop", "TLS", "CMicroHTTPD"],
+            dependencies: ["EventLoop", "TLS", "CMicroHTTPD", "Locking"],
             swiftSettings: strict
         ),
         .executableTarget(name: "AlloyDBEmulator", dependencies: ["Emulator"], swiftSettings: strict),

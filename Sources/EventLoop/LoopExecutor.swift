@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 #if canImport(Glibc)
 import Glibc
@@ -20,7 +20,7 @@ public final class LoopExecutor: Sendable {
     }
 
     /// The queue and flags; written by any thread under the lock, drained by the loop thread.
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// The doorbell. Written only under `state`'s lock, so `close()` cannot race a write.
     let eventFD: Int32
