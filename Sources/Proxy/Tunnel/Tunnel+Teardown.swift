@@ -67,6 +67,11 @@ extension Tunnel {
         case .instance, .proxy, .timeout:
             if reachedRelay {
                 logger.error("\(prefix) connection aborted - \(cause)")
+            } else if termination.endedBy == .timeout && !dialAddress.isEmpty {
+                // A silent path: say where the proxy was dialling and what to check.
+                let port = settings.instancePort
+                logger.error("\(prefix) failed to connect to instance: \(cause) "
+                    + "(dialling \(dialAddress):\(port); \(Self.reachabilityHint(port: port)))")
             } else {
                 logger.error("\(prefix) failed to connect to instance: \(cause)")
             }
