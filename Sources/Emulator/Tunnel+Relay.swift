@@ -14,20 +14,27 @@ extension Tunnel {
         RelayFlow.Levels(
             clientInputPending: tlsHoldsInput, clientDataEnded: clientDataEnded,
             clientTruncated: clientTruncated, clientSocketEnded: clientSocketEnded,
-            toBackend: toBackend.readableBytes,
-            toBackendRoom: toBackend.capacity - toBackend.readableBytes,
+            toBackend: toBackend.readableBytes, toBackendRoom: room(toBackend),
             backendBlocked: backendBlocked, backendDataEnded: backendDataEnded,
             backendWriteShut: backendWriteShut, toClient: toClient.readableBytes,
-            toClientRoom: toClient.capacity - toClient.readableBytes, ciphertext: ciphertextLevel,
+            toClientRoom: room(toClient), ciphertext: ciphertextLevel,
             clientBlocked: clientBlocked, closeNotifyQueued: closeNotifyQueued,
             clientWriteShut: clientWriteShut)
     }
 
-    /// Moves a buffer's unread bytes to its start when no room is left behind them, so that
-    /// the room `RelayFlow` counts is room a read can use. Copies at most one buffer's worth.
+    /// The room a read into `buffer` can use now: the space behind its bytes, or, when there
+    /// is none, the space a cheap compaction (at most a quarter of the buffer) would free.
+    /// Zero only while the buffer holds bytes, which `RelayFlow` then drains first.
+    func room(_ buffer: ByteBuffer) -> Int {
+        if buffer.writableBytes > 0 { return buffer.writableBytes }
+        guard buffer.readerIndex > 0, buffer.readableBytes <= buffer.capacity / 4 else { return 0 }
+        return buffer.capacity - buffer.readableBytes
+    }
+
+    /// Performs the compaction `room` counted on (a copy of at most a quarter buffer).
     func makeRoom(_ buffer: ByteBuffer) {
         if buffer.writableBytes == 0 {
-            buffer.compactIfWorthwhile(threshold: buffer.capacity)
+            buffer.compactIfWorthwhile()
         }
     }
 
@@ -111,7 +118,7 @@ extension Tunnel {
             return
         }
         while ciphertextLevel > 0 {
-            makeRoom(ciphertextOut)
+            ciphertextOut.compactIfWorthwhile()
             if tls.pendingCiphertextCount > 0 && ciphertextOut.writableBytes > 0 {
                 let moved = ciphertextOut.withUnsafeWritableBytes { tls.sendCiphertext(into: $0) }
                 ciphertextOut.moveWriterIndex(forwardBy: moved)

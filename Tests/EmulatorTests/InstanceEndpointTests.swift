@@ -13,6 +13,12 @@ final class TLSTestClient {
         tls = try TLSConnection(context: context, role: .client(.ipAddress(host)))
     }
 
+    /// A client over an already connected socket, verifying the server as `host`.
+    init(socket: BlockingSocket, host: String, context: TLSContext) throws {
+        self.socket = socket
+        tls = try TLSConnection(context: context, role: .client(.ipAddress(host)))
+    }
+
     func flush() throws {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while tls.pendingCiphertextCount > 0 {

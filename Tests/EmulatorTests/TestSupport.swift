@@ -32,6 +32,14 @@ final class BlockingSocket {
         }
     }
 
+    /// Takes ownership of a connected descriptor, makes it blocking, sets the 5 s timeout.
+    init(adopting descriptor: Int32) {
+        fd = descriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
     deinit { close(fd) }
 
     func send(_ bytes: [UInt8]) throws {
@@ -186,4 +194,11 @@ final class EmulatorFixture {
 func base64URL(_ bytes: [UInt8]) -> String {
     Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
         .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+}
+
+extension BlockingSocket {
+    /// Wraps a copy of `descriptor` (switched to blocking mode) with the usual 5 s timeout.
+    convenience init(duplicating descriptor: Int32) {
+        self.init(adopting: dup(descriptor))
+    }
 }
