@@ -61,13 +61,15 @@ struct AdminAPIClient: Sendable {
         }
         engine.start(connectionInfoRequest(for: instance, token: token)) { result in
             info = result.flatMap {
-                Self.parse($0, as: ConnectionInfoResponse.self, instance: instance, call: "failed to get instance metadata")
+                Self.parse(
+                    $0, as: ConnectionInfoResponse.self, instance: instance, call: "failed to get instance metadata")
             }
             join()
         }
         engine.start(certificateRequest(for: instance, token: token, publicKeyPEM: publicKeyPEM)) { result in
             certificate = result.flatMap {
-                Self.parse($0, as: ClientCertificateResponse.self, instance: instance, call: "create ephemeral cert failed")
+                Self.parse(
+                    $0, as: ClientCertificateResponse.self, instance: instance, call: "create ephemeral cert failed")
             }
             join()
         }

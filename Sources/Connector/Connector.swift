@@ -96,7 +96,8 @@ public final class Connector: Sendable {
             return true
         }
         guard accepted else {
-            completion(.failure(ConnectorError(.closed, "the connector is stopped", instance: handle.instance.shortName)))
+            completion(.failure(ConnectorError(
+                .closed, "the connector is stopped", instance: handle.instance.shortName)))
             return
         }
         engine.wakeup()

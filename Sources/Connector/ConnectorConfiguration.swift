@@ -123,7 +123,8 @@ public struct ConnectorConfiguration: Sendable {
     /// Checks what can be checked without the network; throws a `.config` error.
     func validate() throws(ConnectorError) {
         guard apiEndpoint.hasPrefix("https://") || apiEndpoint.hasPrefix("http://") else {
-            throw ConnectorError(.config, "the Admin API endpoint \(InstanceURI.quoted(apiEndpoint)) is not an HTTP(S) URL")
+            throw ConnectorError(
+                .config, "the Admin API endpoint \(InstanceURI.quoted(apiEndpoint)) is not an HTTP(S) URL")
         }
         let headerText = userAgent + (loginToken ?? "")
         guard !headerText.contains(where: { $0 == "\r" || $0 == "\n" }) else {

@@ -88,6 +88,15 @@ public final class InstanceSnapshot: Sendable {
         min(expiration, mdxTokenExpiry ?? expiration)
     }
 
+    /// The same snapshot (sharing the TLS context) with a renewed MDX token.
+    func replacingMDXToken(_ token: AccessToken) -> InstanceSnapshot {
+        InstanceSnapshot(
+            instance: instance, tlsContext: tlsContext, privateIP: privateIP, publicIP: publicIP,
+            pscDNSName: pscDNSName, dialAddress: dialAddress, ipType: ipType, expiration: expiration,
+            certificateSerial: certificateSerial, mdxToken: token.value, mdxTokenExpiry: token.expiry,
+            autoIAMAuthN: autoIAMAuthN, resolvedIP: resolvedIP)
+    }
+
     /// The metadata exchange request for a tunnel from this snapshot.
     public func metadataExchangeRequest(userAgent: String) -> MetadataExchangeRequest {
         MetadataExchangeRequest(

@@ -27,6 +27,9 @@ final class RefreshWorker {
         var quietFailures = 0
         /// The short-lifetime warning is given once per instance.
         var warnedShortLifetime = false
+        /// A caller forced a refresh (after a failed dial): the next one fetches a new
+        /// certificate and connection info even if only the MDX token is due.
+        var fullRefreshRequested = false
 
         init(handle: InstanceHandle, state: RefreshState) {
             self.handle = handle
@@ -79,7 +82,10 @@ final class RefreshWorker {
 
     private func handle(_ command: Connector.Command) {
         let record = self.record(for: command.handle)
-        if command.force { log(.debug, "[\(record.handle.instance.shortName)] refresh requested after a failed dial") }
+        if command.force {
+            record.fullRefreshRequested = true
+            log(.debug, "[\(record.handle.instance.shortName)] refresh requested after a failed dial")
+        }
         let action = record.state.handle(.requested(force: command.force), now: clock.now())
         answer(action.answer, to: [command.completion], of: record)
         if action.startRefresh { startRefresh(record) }
@@ -121,7 +127,8 @@ final class RefreshWorker {
             record.waiters.append(contentsOf: completions)
         case .current:
             guard let snapshot = record.handle.current else {
-                let error = ConnectorError(.refresh, "no snapshot published", instance: record.handle.instance.shortName)
+                let error = ConnectorError(
+                    .refresh, "no snapshot published", instance: record.handle.instance.shortName)
                 for completion in completions { completion(.failure(error)) }
                 return
             }
@@ -144,6 +151,13 @@ final class RefreshWorker {
             if case .failure(let error) = key { finish(record, .failure(error.naming(handle.instance))) }
             return
         }
+        let forced = record.fullRefreshRequested
+        record.fullRefreshRequested = false
+        let certificateDue = context.configuration.refreshBuffer
+        if !forced, let current = handle.current, clock.now() < current.expiration.addingTimeInterval(-certificateDue) {
+            renewToken(record, current)
+            return
+        }
         apiTokens.token(now: clock.now(), engine: engine) { [self] tokenResult in
             switch tokenResult {
             case .failure(let error):
@@ -151,6 +165,32 @@ final class RefreshWorker {
             case .success(let token):
                 fetch(record, apiToken: token, key: key)
             }
+        }
+    }
+
+    /// Only the MDX token is due (it expires before the certificate): fetch a new one and
+    /// republish the snapshot with the same certificate, addresses and TLS context, so short
+    /// tokens do not cost a certificate each.
+    private func renewToken(_ record: Record, _ current: InstanceSnapshot) {
+        let handle = record.handle
+        log(.debug, "[\(handle.instance.shortName)] renewing the metadata exchange token; the certificate stays")
+        standaloneLoginToken(for: handle) { [self] result in
+            switch result {
+            case .success(let login): finish(record, .success(current.replacingMDXToken(login)))
+            case .failure(let error): finish(record, .failure(error.naming(handle.instance)))
+            }
+        }
+    }
+
+    /// The MDX token when no Admin API call is made in the same refresh.
+    private func standaloneLoginToken(
+        for handle: InstanceHandle,
+        completion: @escaping (Result<AccessToken, ConnectorError>) -> Void
+    ) {
+        if context.source.reusesAPITokenForLogin && !(handle.autoIAMAuthN && context.configuration.loginToken != nil) {
+            apiTokens.token(now: clock.now(), engine: engine, completion: completion)
+        } else {
+            mdxToken(for: handle, apiToken: AccessToken(value: "", expiry: nil), completion: completion)
         }
     }
 
@@ -172,11 +212,7 @@ final class RefreshWorker {
             case .failure(let error): finish(record, .failure(error.naming(handle.instance)))
             }
         }
-        if context.source.reusesAPITokenForLogin && !(handle.autoIAMAuthN && context.configuration.loginToken != nil) {
-            apiTokens.token(now: clock.now(), engine: engine, completion: deliver)
-        } else {
-            mdxToken(for: handle, apiToken: AccessToken(value: "", expiry: nil), completion: deliver)
-        }
+        standaloneLoginToken(for: handle, completion: deliver)
     }
 
     private func fetch(_ record: Record, apiToken: AccessToken, key: PrivateKey) {
@@ -332,7 +368,8 @@ final class RefreshWorker {
             record.waiters = []
         }
         for (handle, completion) in waiting {
-            completion(.failure(ConnectorError(.closed, "the connector is stopped", instance: handle.instance.shortName)))
+            completion(.failure(ConnectorError(
+                .closed, "the connector is stopped", instance: handle.instance.shortName)))
         }
         records.removeAll()
     }

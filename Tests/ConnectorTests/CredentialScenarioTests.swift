@@ -48,6 +48,7 @@ final class CredentialScenarioTests: XCTestCase {
         // 600 s of 120 s tokens renewed 30 s before expiry: about 7 renewals, one token per scope each.
         XCTAssertGreaterThanOrEqual(sent.count, 6, "the MDX token is renewed")
         XCTAssertLessThanOrEqual(calls, 2 * 9, "not once per connection (121 dials): \(calls) token calls")
+        XCTAssertGreaterThanOrEqual(calls, 6, "about one renewal per 90 s")
         let scopes = tokens.requests.compactMap { request -> String? in
             let form = String(decoding: request.body, as: UTF8.self)
             guard let jwt = form.split(separator: "=").last,
@@ -55,6 +56,7 @@ final class CredentialScenarioTests: XCTestCase {
             else { return nil }
             return try? JSONDecoder().decode(JSONWebToken.Claims.self, from: Data(payload)).scope
         }
+        XCTAssertEqual(api.callCounts.certificate, 1, "renewing the token keeps the hour-long certificate")
         XCTAssertTrue(scopes.contains(OAuthScope.alloyDBLogin))
         XCTAssertTrue(scopes.contains(OAuthScope.cloudPlatform))
     }
