@@ -138,4 +138,36 @@ final class LifecycleFlagTests: XCTestCase {
         XCTAssertThrowsError(try Subcommands.parse(["extra"], environment: [:], command: "shutdown",
                                                    flags: ["admin-port": nil]))
     }
+
+    func testAdminAPIEndpointIsNormalisedOrRefused() throws {
+        let good: [(String, String)] = [
+            ("https://127.0.0.1:8443", "https://127.0.0.1:8443"),
+            ("127.0.0.1:8443", "https://127.0.0.1:8443"),
+            ("https://localhost:8443/v1beta/", "https://localhost:8443/v1beta"),
+            ("https://localhost", "https://localhost"),
+            ("http://[::1]:9000", "http://[::1]:9000"),
+            ("HTTPS://example.com", "https://example.com"),
+        ]
+        for (given, expected) in good {
+            let options = try CommandLineParser.parse(["--alloydbadmin-api-endpoint", given, uri])
+            XCTAssertEqual(options.adminAPIEndpoint, expected, given)
+            XCTAssertFalse(options.adminAPIEndpoint.contains("///"), given)
+        }
+        let bad: [(String, String)] = [
+            ("ftp://x", "the scheme must be https:// or http://"),
+            ("https://", "the URL has no host"),
+            ("https:///x", "the URL has no host"),
+            ("tcp:///host", "the scheme must be"),
+            ("https://h:0", "the port must be"),
+            ("https://h:99999", "the port must be"),
+            ("https://h:8x", "the port must be"),
+            ("https://user@h", "credentials"),
+            ("https://[::1", "unterminated IPv6"),
+        ]
+        for (given, reason) in bad {
+            XCTAssertThrowsError(try CommandLineParser.parse(["--alloydbadmin-api-endpoint", given, uri]), given) {
+                XCTAssertTrue("\($0)".contains("--alloydbadmin-api-endpoint") && "\($0)".contains(reason), "\($0)")
+            }
+        }
+    }
 }

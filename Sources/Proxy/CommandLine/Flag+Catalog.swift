@@ -92,10 +92,9 @@ extension Flag {
         ]),
         Group(title: "Instances and the Admin API", flags: [
             Flag(name: "alloydbadmin-api-endpoint", short: nil, kind: .string,
-                 help: "AlloyDB Admin API endpoint. Default https://alloydb.googleapis.com") {
-                var endpoint = $1.string
-                while endpoint.hasSuffix("/") { endpoint.removeLast() }
-                $0.adminAPIEndpoint = endpoint
+                 help: "AlloyDB Admin API endpoint; https:// is added to a bare host[:port]. "
+                    + "Default https://alloydb.googleapis.com") {
+                $0.adminAPIEndpoint = try EndpointURL.normalize($1.string, flag: "--alloydbadmin-api-endpoint")
             },
             string("admin-api-ca-file", nil, "Extra PEM trust anchors for the Admin API (emulators)",
                    \.adminAPICAFile),

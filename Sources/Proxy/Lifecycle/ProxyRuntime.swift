@@ -93,7 +93,10 @@ final class ProxyRuntime {
             return 1
         }
         status.markStarted()
-        publishMetrics()
+        if !httpServers.isEmpty {
+            // Only the HTTP threads read the published copies.
+            publishMetrics()
+        }
         loop.run()
 
         for http in httpServers {
