@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Failure injection for tests and demos, set through `POST /emulator/faults`. Thread-safe:
+/// Failure injection for tests and demos, set through `POST /emulator/faults` or `--fault`
+/// (see `FaultsAPI`). Thread-safe:
 /// written by HTTP threads, read by HTTP threads and the instance endpoints' loop.
 public final class FaultSwitches: Sendable {
     /// An injected Admin API failure.

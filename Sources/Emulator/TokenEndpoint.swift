@@ -5,7 +5,8 @@ import TLS
 ///
 /// Supports `urn:ietf:params:oauth:grant-type:jwt-bearer` (service account: RS256 signature,
 /// `iss`, `aud`, `exp`; the `scope` claim decides the token's scopes) and `refresh_token`
-/// (authorized user: cloud-platform and alloydb.login unless `scope` narrows them). Failures use the OAuth JSON error shape.
+/// (authorized user: cloud-platform and alloydb.login unless `scope` narrows them).
+/// Failures use the OAuth JSON error shape.
 /// Thread-safe; runs on HTTP threads.
 public struct TokenEndpoint: Sendable {
     public let credentials: Credentials

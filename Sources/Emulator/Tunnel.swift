@@ -356,8 +356,10 @@ final class Tunnel {
                 inbound.removeFirst(8)
                 try writePlaintext([UInt8(ascii: "N")])
             case .cancelRequest:
+                clientDataEnded = ended
                 apply(.startupReceived(user: nil))
             case .startup(_, let parameters):
+                clientDataEnded = ended
                 apply(.startupReceived(user: parameters["user"] ?? ""))
             }
         }

@@ -9,7 +9,8 @@ final class APITLSTests: XCTestCase {
         try XCTSkipUnless(HTTPServer.supportsTLS, "libmicrohttpd without TLS")
         let fixture = try EmulatorFixture(ip: "127.0.0.150", apiTLS: true)
         defer { fixture.stop() }
-        let ready = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.directory + "/emulator.json"))))
+        let readyFile = URL(fileURLWithPath: fixture.directory + "/emulator.json")
+        let ready = try JSONValue.parse(Array(try Data(contentsOf: readyFile)))
         let endpoint = try XCTUnwrap(ready["apiEndpoint"]?.stringValue)
         XCTAssertTrue(endpoint.hasPrefix("https://127.0.0.1:"), endpoint)
         XCTAssertEqual(ready["tokenURI"]?.stringValue, endpoint + "/token")

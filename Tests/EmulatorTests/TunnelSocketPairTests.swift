@@ -48,7 +48,8 @@ final class TunnelSocketPairTests: XCTestCase {
             instance: spec, backend: .local(.source), tokens: TokenStore(),
             faults: FaultSwitches(certificateLifetime: 3600), events: EventLog(),
             usesMetadataExchange: false, onClose: { _ in })
-        var tunnel: Tunnel? = try Tunnel(client: tunnelEnd, context: serverContext, loop: loop, environment: environment)
+        var tunnel: Tunnel? = try Tunnel(
+            client: tunnelEnd, context: serverContext, loop: loop, environment: environment)
         let thread = LoopThread(loop: loop)
         thread.start()
         defer {
