@@ -57,6 +57,9 @@ final class CredentialScenarioTests: XCTestCase {
             return try? JSONDecoder().decode(JSONWebToken.Claims.self, from: Data(payload)).scope
         }
         XCTAssertEqual(api.callCounts.certificate, 1, "renewing the token keeps the hour-long certificate")
+        _ = Scenario.one(connector, handle, force: true)
+        XCTAssertTrue(
+            Scenario.waitUntil { api.callCounts.certificate == 2 }, "a failed dial still forces a new certificate")
         XCTAssertTrue(scopes.contains(OAuthScope.alloyDBLogin))
         XCTAssertTrue(scopes.contains(OAuthScope.cloudPlatform))
     }
