@@ -96,12 +96,12 @@ extension Tunnel {
     }
 
     private var wantsInstanceRead: Bool {
-        guard upstreamRegistration != nil, !instanceTransportEnded, !clientGone else { return false }
+        guard upstreamRegistration != nil, !instanceTransportEnded else { return false }
         switch machine.state {
         case .tlsHandshaking, .metadataExchange:
             return true
         case .relaying, .halfClosed:
-            return !instanceReadEnded && (toClient?.isEmpty ?? true)
+            return !instanceReadEnded && !clientGone && (toClient?.isEmpty ?? true)
         default:
             return false
         }
@@ -221,7 +221,7 @@ extension Tunnel {
     /// The client sent FIN.
     private func clientEnded() {
         switch machine.state {
-        case .waitingForFirstByte:
+        case .waitingForFirstByte where fromClient?.isEmpty ?? true:
             // A probe that connected and left without a byte: no dial happened.
             send(.streamEnded(.client))
         case .relaying, .halfClosed:
@@ -333,30 +333,63 @@ extension Tunnel {
 
     // MARK: Hang-ups
 
-    /// Both directions of the client are gone (EPOLLHUP without an error): bytes it sent
-    /// before leaving may still be unread, so read them to EOF and forward them, then stop
-    /// watching the socket (a hang-up is reported on every wait) and finish the instance's
-    /// direction without it.
+    /// Both directions of the client are gone (EPOLLHUP without an error; a Unix socket
+    /// reports this whenever its peer closes). Bytes it sent before leaving may still be
+    /// unread: read them to EOF and pass them on like a FIN, then stop watching the socket (a
+    /// hang-up is reported on every wait) and finish without it.
     private func clientHungUp() {
-        guard machine.isRelaying else {
-            // During setup there is nobody left to answer; nothing was sent upstream yet.
-            send(.failed(.client, cause: "client hung up"))
-            return
-        }
         clientGone = true
-        drainClientToEnd()
+        if machine.isRelaying {
+            drainClientToEnd()
+        } else {
+            drainClientDuringSetup()
+        }
         guard !machine.isEnding else { return }
         if let clientRegistration {
             loop.deregister(clientRegistration)
         }
         clientRegistration = nil
         clientInterest = []
-        if toClient != nil, let buffer = toClient {
+        guard machine.isRelaying else { return }
+        if let buffer = toClient {
             // Undeliverable: the client cannot receive any more.
             context.pool.recycle(buffer)
             toClient = nil
         }
         flushToInstance()
+    }
+
+    /// Reads a departed client's last bytes into the early-bytes buffer (held for the relay)
+    /// and lets the setup go on with them; a client that sent nothing is a probe.
+    private func drainClientDuringSetup() {
+        for _ in 0..<64 where !clientReadEnded {
+            guard (fromClient?.readableBytes ?? 0) < settings.maximumEarlyBytes else {
+                let limit = settings.maximumEarlyBytes
+                send(.failed(.client, cause: "client hung up with more than \(limit) bytes during setup"))
+                return
+            }
+            let result: IOResult
+            do {
+                result = try readClientIntoBuffer()
+            } catch {
+                send(.failed(.client, cause: "error reading from client: \(Self.describe(error))"))
+                return
+            }
+            if case .processed = result { continue }
+            clientReadEnded = true
+        }
+        let spoke = !(fromClient?.isEmpty ?? true)
+        switch machine.state {
+        case .waitingForFirstByte where !spoke:
+            send(.streamEnded(.client))
+        case .explainingFailure:
+            send(.explained)
+        case .waitingForFirstByte, .waitingForConnectionInfo, .connecting, .tlsHandshaking,
+            .metadataExchange:
+            send(.clientSpoke(speaksPostgres: PostgresStartup.classify(earlyBytes) != .other))
+        default:
+            break
+        }
     }
 
     /// Reads the client to EOF (bounded by what its socket still holds), encrypting every byte.

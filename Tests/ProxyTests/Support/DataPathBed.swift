@@ -18,6 +18,7 @@ final class DataPathBed {
     let instancePort: Int
     let pki: LoopbackPKI
     let proxyIP: String
+    let route: InstanceRoute
     private let lines = LogCollector()
 
     /// - Parameters:
@@ -51,9 +52,8 @@ final class DataPathBed {
         let logger = ProxyLogger(debug: true, sink: { line, isError in lines.append(line, isError) })
         server = ProxyServer(loop: loop, logger: logger, source: FixedInfoSource(snapshot: snapshot),
                              settings: settings)
-        let bound = try server.listen(
-            route: InstanceRoute(handle: InstanceHandle(instance: uri)),
-            on: .tcp(host: proxyIP, port: 0))
+        route = InstanceRoute(handle: InstanceHandle(instance: uri))
+        let bound = try server.listen(route: route, on: .tcp(host: proxyIP, port: 0))
         proxyPort = try XCTUnwrap(Int(bound.split(separator: ":").last ?? ""))
     }
 
@@ -84,6 +84,11 @@ final class DataPathBed {
     /// The instance side, for peer threads.
     var acceptor: InstanceAcceptor {
         InstanceAcceptor(listenFD: instanceListenFD, context: pki.serverContext)
+    }
+
+    /// Adds a Unix socket listener in `directory`; returns the socket path.
+    func listenUnix(directory: String) throws -> String {
+        try server.listen(route: route, on: .unix(directory: directory))
     }
 
     /// A blocking client connection to the proxy.
@@ -124,6 +129,29 @@ struct InstanceAcceptor: Sendable {
 
 /// Socket tricks the data-path tests need.
 enum SocketTricks {
+    /// A blocking connection to the Unix socket at `path`; -1 on failure.
+    static func connectUnix(_ path: String) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return -1 }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard result == 0 else {
+            close(fd)
+            return -1
+        }
+        return fd
+    }
+
     /// Closes `fd` with an RST instead of a FIN (SO_LINGER with a zero timeout).
     static func reset(_ fd: Int32) {
         var option = linger(l_onoff: 1, l_linger: 0)
