@@ -131,7 +131,11 @@ final class LifecycleConfigTests: XCTestCase {
     func testUnixSocketModeDespiteARestrictiveUmask() throws {
         let old = umask(0o077)
         defer { umask(old) }
-        for (name, flags, mode) in [("wide", [String](), mode_t(0o777)), ("narrow", ["--unix-socket-mode", "0700"], 0o700)] {
+        let cases: [(String, [String], mode_t)] = [
+            ("wide", [], 0o777),
+            ("narrow", ["--unix-socket-mode", "0700"], 0o700),
+        ]
+        for (name, flags, mode) in cases {
             let socketDir = dir.appendingPathComponent(name)
             try FileManager.default.createDirectory(at: socketDir, withIntermediateDirectories: true)
             let child = try Lifecycle.start(["--unix-socket", socketDir.path] + flags + [Lifecycle.instance],

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import XCTest
 
 @testable import Proxy
@@ -148,8 +149,6 @@ private final class Counter: Sendable {
     func increment() { storage.withLock { $0 += 1 } }
     var value: Int { storage.withLock { $0 } }
 }
-
-import Synchronization
 
 /// A bound Unix datagram socket standing in for systemd's notify socket.
 private final class DatagramReceiver {

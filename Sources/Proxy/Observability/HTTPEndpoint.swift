@@ -112,12 +112,3 @@ private func httpEndpointDispatch(
     guard status == 0 else { return }
     _ = CMHD_response_add_header(response, "Content-Type", reply.contentType)
 }
-
-/// A failure while starting or running the proxy (not a configuration mistake); exit 1.
-public struct ProxyRuntimeError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-
-    public init(_ description: String) {
-        self.description = description
-    }
-}
