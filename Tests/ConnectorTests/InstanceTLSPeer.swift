@@ -9,11 +9,15 @@ import TLS
 struct InstanceTLSPeer {
     let context: TLSContext
 
+    /// One server key for every peer: RSA generation is the slow part, and what differs between
+    /// peers is the certificate, not the key.
+    private static let sharedKey = Result { try PrivateKey.generateRSA(bits: 2048) }
+
     /// A server presenting a certificate from `serverCA` for `ipAddresses`/`dnsNames` and
     /// accepting clients whose certificates `clientCA` issued.
     init(serverCA: CertificateAuthority, clientCA: CertificateAuthority, ipAddresses: [String] = [],
          dnsNames: [String] = []) throws {
-        let key = try PrivateKey.generateRSA(bits: 2048)
+        let key = try Self.sharedKey.get()
         let leaf = try serverCA.issue(
             publicKey: key.publicKey, commonName: "uid.server.alloydb", ipAddresses: ipAddresses,
             dnsNames: dnsNames, purpose: .server)
