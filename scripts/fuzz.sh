@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh                     every fuzzer, 20 s each
 #   scripts/fuzz.sh --seconds 60 go-duration command-line
 #   scripts/fuzz.sh --long              every fuzzer, 10 min each
-#   scripts/fuzz.sh --replay-only       build and replay the regressions, no fuzzing
+#   scripts/fuzz.sh --replay-only       build and replay the regressions, no fuzzing (also
+#                                       what --seconds 0 does)
 #   scripts/fuzz.sh --list              the fuzzer names
 # Environment: FUZZ_JOBS (fuzzers run at once, default: the number of CPUs),
 # FUZZ_SCRATCH (build directory, default .build/fuzz), FUZZ_WORK (corpora, crashes and logs of
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
         --long) seconds=600; shift ;;
         --replay-only) replay_only=1; shift ;;
         --list) ls Fuzz/Fuzzers; exit 0 ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "fuzz: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) names+=("$1"); shift ;;
     esac
@@ -98,7 +99,7 @@ for name in "${names[@]}"; do
     done
 done
 rm -f "$work/replay.log"
-if [ "$replay_only" = 1 ]; then
+if [ "$replay_only" = 1 ] || [ "$seconds" -eq 0 ]; then
     echo "fuzz: finished in $(( $(date +%s) - started )) s"
     exit $failed
 fi
