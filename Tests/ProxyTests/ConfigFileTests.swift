@@ -175,4 +175,17 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(options.maxSigtermDelay, .seconds(30))
         XCTAssertNotNil(options.credentialsFile)
     }
+
+    func testFileContentReachesErrorsEscaped() throws {
+        let toml = try write("nul.toml", "user-agent = \"seed\\\u{0}x\"\n")
+        XCTAssertThrowsError(try CommandLineParser.parse(["--config-file", toml, uri])) { error in
+            XCTAssertTrue("\(error)".contains("invalid escape \"\\\\\\x00\""), "\(error)")
+            XCTAssertFalse("\(error)".unicodeScalars.contains { $0.value < 0x20 }, "\(error)")
+        }
+        let json = try write("del.json", "{\"k\\u007f\": {\"nested\": 1}}")
+        XCTAssertThrowsError(try CommandLineParser.parse(["--config-file", json, uri])) { error in
+            XCTAssertTrue("\(error)".contains("\"k\\x7f\""), "\(error)")
+            XCTAssertFalse("\(error)".unicodeScalars.contains { $0.value == 0x7F }, "\(error)")
+        }
+    }
 }

@@ -43,4 +43,10 @@ final class GoDurationTests: XCTestCase {
             XCTAssertEqual(GoDuration.format(duration), expected)
         }
     }
+
+    func testFractionThatOverflowsIsRejectedNotATrap() {
+        XCTAssertNil(GoDuration.parse("18446744073709551.999us"))
+        XCTAssertThrowsError(try CommandLineParser.parse(["--max-sigterm-delay", "18446744073709551.999us",
+                                                          "projects/p/locations/r/clusters/c/instances/i"]))
+    }
 }

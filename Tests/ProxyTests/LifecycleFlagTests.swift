@@ -172,4 +172,21 @@ final class LifecycleFlagTests: XCTestCase {
             }
         }
     }
+
+    func testHostileTextIsQuotedAndCombiningMarksDoNotHideSeparators() {
+        XCTAssertThrowsError(try CommandLineParser.parse(["--max-si\u{14}gterm-delay", "1s", uri])) { error in
+            XCTAssertEqual("\(error)", "unknown flag: \"--max-si\\x14gterm-delay\" (see --help)")
+        }
+        XCTAssertThrowsError(try CommandLineParser.parse(["--bogus", uri])) { error in
+            XCTAssertEqual("\(error)", "unknown flag: --bogus (see --help)", "plain names stay unquoted")
+        }
+        // `?` followed by a combining mark is still the query separator, so the mark makes an
+        // unknown key instead of vanishing into the instance id.
+        XCTAssertThrowsError(try CommandLineParser.parse([uri + "?\u{350}prt=60"])) { error in
+            XCTAssertTrue("\(error)".contains("unknown query param"), "\(error)")
+        }
+        XCTAssertThrowsError(try CommandLineParser.parse(["projects/x:\u{301}y/locations/r/clusters/c/instances/i"]))
+        let options = try? CommandLineParser.parse([uri + "?port=6000&\u{301}psc"])
+        XCTAssertNil(options, "a combining mark after & is part of the next key, not hidden")
+    }
 }

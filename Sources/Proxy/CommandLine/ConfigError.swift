@@ -28,11 +28,23 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     static func unknownFlag(_ flag: String) -> ConfigError {
-        ConfigError(.unknownFlag, "unknown flag: \(flag) (see --help)")
+        ConfigError(.unknownFlag, "unknown flag: \(displayed(flag)) (see --help)")
     }
 
     static func missingValue(_ flag: String) -> ConfigError {
-        ConfigError(.missingValue, "flag needs an argument: \(flag)")
+        ConfigError(.missingValue, "flag needs an argument: \(displayed(flag))")
+    }
+
+    /// `text` as is when every character is printable, else `quoted(text)`: plain flag names
+    /// read naturally, and a hostile one cannot put a line break or terminal escape into a log.
+    static func displayed(_ text: String) -> String {
+        let plain = text.unicodeScalars.allSatisfy { scalar in
+            scalar.value >= 0x20 && scalar.value != 0x7F && !(0x80...0x9F).contains(scalar.value)
+                && scalar.properties.generalCategory != .format
+                && scalar.properties.generalCategory != .lineSeparator
+                && scalar.properties.generalCategory != .paragraphSeparator
+        }
+        return plain ? text : quoted(text)
     }
 
     static func invalidValue(_ flag: String, _ value: String, _ reason: String) -> ConfigError {

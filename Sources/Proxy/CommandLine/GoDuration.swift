@@ -63,7 +63,9 @@ enum GoDuration {
         guard let wholeValue = decimal(whole) else { return nil }
         let (scaled, overflow) = wholeValue.multipliedReportingOverflow(by: unit.nanoseconds)
         guard !overflow else { return nil }
-        return (scaled + fractionNanoseconds(fraction, unit: unit.nanoseconds), rest)
+        let (sum, carried) = scaled.addingReportingOverflow(fractionNanoseconds(fraction, unit: unit.nanoseconds))
+        guard !carried else { return nil }
+        return (sum, rest)
     }
 
     /// Value of a fractional part in nanoseconds, truncated like Go's parser.

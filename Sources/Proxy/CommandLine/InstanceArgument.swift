@@ -40,19 +40,21 @@ public struct InstanceArgument: Equatable, Sendable {
     ///   listener keys conflict or a value is invalid.
     public init(parsing argument: String) throws {
         self.argument = argument
-        let parts = argument.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        // Resource ids never contain spaces or control characters; one that does is a quoting
-        // mistake in a script, and would otherwise reach the Admin API URL.
-        guard !parts[0].unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 }) else {
+        // Split on the `?` scalar: as a Character it could fuse with a following combining mark.
+        let parts = argument.unicodeScalars.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            .map { String(String.UnicodeScalarView($0)) }
+        // AlloyDB resource ids (and domain-scoped projects) use only these characters; anything
+        // else is a quoting mistake and would otherwise reach the Admin API URL.
+        guard parts[0].unicodeScalars.allSatisfy(Self.isResourceCharacter) else {
             throw ConfigError.invalidInstanceURI(argument)
         }
         do {
-            instance = try InstanceURI(String(parts[0]))
+            instance = try InstanceURI(parts[0])
         } catch {
             throw ConfigError.invalidInstanceURI(argument)
         }
         if parts.count == 2 {
-            try applyQuery(String(parts[1]))
+            try applyQuery(parts[1])
         }
     }
 
@@ -71,6 +73,14 @@ public struct InstanceArgument: Equatable, Sendable {
             try apply(key: key, value: value)
         }
         try checkConflicts()
+    }
+
+    /// ASCII letters and digits, `-`, `_`, `.`, `:` (domain-scoped projects) and `/`.
+    private static func isResourceCharacter(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "a"..."z", "A"..."Z", "0"..."9", "-", "_", ".", ":", "/": return true
+        default: return false
+        }
     }
 
     private static let knownKeys: Set<String> = [

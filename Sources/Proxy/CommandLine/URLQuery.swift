@@ -9,14 +9,17 @@ enum URLQuery {
     /// - Throws: `ConfigError` for a `;` separator or a malformed `%` escape.
     static func parse(_ query: String, context: String) throws -> [(String, String)] {
         var pairs: [(String, String)] = []
-        for piece in query.split(separator: "&", omittingEmptySubsequences: true) {
-            guard !piece.contains(";") else {
+        // Split on scalars, not Characters: a combining mark after `&` or `=` must not hide it.
+        for scalars in query.unicodeScalars.split(separator: "&", omittingEmptySubsequences: true) {
+            let piece = Substring(scalars)
+            guard !scalars.contains(";") else {
                 throw ConfigError(
                     .invalidQueryParameter,
                     "could not parse query for \(ConfigError.quoted(context)): invalid semicolon separator"
                 )
             }
-            let halves = piece.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let halves = piece.unicodeScalars.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                .map { Substring($0) }
             let key = try unescape(halves[0], context: context)
             let value = halves.count == 2 ? try unescape(halves[1], context: context) : ""
             pairs.append((key, value))

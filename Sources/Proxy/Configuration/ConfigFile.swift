@@ -87,7 +87,7 @@ public enum ConfigFile {
         switch error {
         case .dataCorrupted(let context), .typeMismatch(_, let context),
              .valueNotFound(_, let context), .keyNotFound(_, let context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            let path = context.codingPath.map { ConfigError.quoted($0.stringValue) }.joined(separator: ".")
             return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
         @unknown default:
             return "\(error)"

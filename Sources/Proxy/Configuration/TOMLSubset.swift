@@ -24,12 +24,12 @@ enum TOMLSubset {
             }
             let key = try scanner.key()
             scanner.skipSpaces()
-            guard scanner.take("=") else { throw scanner.failure("expected '=' after key \"\(key)\"") }
+            guard scanner.take("=") else { throw scanner.failure("expected '=' after key \(ConfigError.quoted(key))") }
             scanner.skipSpaces()
             let value = try scanner.value(allowArray: true)
             scanner.skipSpaces()
             guard scanner.atEndOrComment else { throw scanner.failure("unexpected text after the value") }
-            guard result[key] == nil else { throw scanner.failure("duplicate key \"\(key)\"") }
+            guard result[key] == nil else { throw scanner.failure("duplicate key \(ConfigError.quoted(key))") }
             result[key] = value
         }
         return result
@@ -189,7 +189,10 @@ enum TOMLSubset {
             case "r": return "\r"
             case "u": return try hexScalar(digits: 4)
             case "U": return try hexScalar(digits: 8)
-            default: throw failure("invalid escape \\\(code)")
+            default:
+                var text = "\\"
+                text.unicodeScalars.append(code)
+                throw failure("invalid escape \(ConfigError.quoted(text))")
             }
         }
 
