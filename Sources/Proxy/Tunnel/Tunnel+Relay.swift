@@ -146,9 +146,12 @@ extension Tunnel {
                 send(.failed(.client, cause: "error reading from client: \(Self.describe(error))"))
                 return
             }
-            if case .processed = result {
+            if case .processed(let count) = result {
                 spoke = true
                 if case .halfClosed = machine.state { machine.noteActivity(now: loop.clock.now()) }
+                // A read that did not fill the buffer drained the socket: skip the read that
+                // would only say EAGAIN (level-triggered epoll reports anything new).
+                if relaying && count < context.scratch.capacity { break }
                 continue
             }
             if result == .eof {
@@ -303,9 +306,12 @@ extension Tunnel {
                 send(.failed(.instance, cause: "error reading from instance: \(Self.describe(error))"))
                 return
             }
+            var drained = true
             switch result {
-            case .processed:
+            case .processed(let count):
                 if case .halfClosed = machine.state { machine.noteActivity(now: loop.clock.now()) }
+                // A short read drained the socket; another would only say EAGAIN.
+                drained = count < settings.readSize
             case .eof:
                 instanceTransportEnded = true
                 tls.receiveEndOfStream()
@@ -313,7 +319,7 @@ extension Tunnel {
                 break
             }
             advanceInstanceStream()
-            guard !machine.isEnding, case .processed = result else { return }
+            guard !machine.isEnding, !drained else { return }
         }
     }
 
