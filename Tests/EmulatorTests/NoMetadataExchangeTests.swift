@@ -36,6 +36,10 @@ final class NoMetadataExchangeTests: XCTestCase {
         let socket = try BlockingSocket(host: ip, port: fixture.emulator.configuration.instancePort)
         try socket.send([0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F])
         XCTAssertEqual(try socket.receive(), [UInt8(ascii: "S")])
+        let afterPreface = try TLSTestClient(socket: socket, host: ip, context: context)
+        try afterPreface.handshake()
+        try afterPreface.write(payload)
+        XCTAssertEqual(try afterPreface.read(count: payload.count), payload)
         XCTAssertEqual(
             fixture.events().last { $0["event"]?.stringValue == "certificate" }?["useMetadataExchange"],
             false)
