@@ -149,6 +149,33 @@ final class TunnelDataPathTests: XCTestCase {
         XCTAssertTrue(log.contains("ended by client") && log.contains("connection reset by peer"), log)
     }
 
+    /// A client that closes normally mid-session: the instance sees close_notify within
+    /// 100 ms, and the tunnel is not logged as an error.
+    func testClientCloseReachesTheInstanceQuickly() throws {
+        let bed = try DataPathBed(proxyIP: proxyIP, instanceIP: instanceIP)
+        let closedAt = Outcome<Double>()
+        let instanceSawEnd = Outcome<Double>()
+
+        Thread { [acceptor = bed.acceptor] in
+            guard let instance = acceptor.accept() else { return }
+            defer { close(instance.fd) }
+            while instance.readSome() != nil {}
+            instanceSawEnd.set(SocketTricks.nowMilliseconds())
+        }.start()
+        Thread { [proxyIP, port = bed.proxyPort] in
+            guard let fd = try? BlockingSocket.connect(ip: proxyIP, port: port) else { return }
+            BlockingSocket.writeAll(fd, Array(repeating: 0x44, count: 32 << 10))
+            usleep(50_000)
+            closedAt.set(SocketTricks.nowMilliseconds())
+            close(fd)
+        }.start()
+        bed.run { instanceSawEnd.get != nil && bed.server.openTunnels == 0 }
+
+        let elapsed = try XCTUnwrap(instanceSawEnd.get) - (try XCTUnwrap(closedAt.get))
+        XCTAssertLessThan(elapsed, 100, "instance saw the end \(elapsed) ms after the client's close")
+        XCTAssertEqual(bed.errorLines, [])
+    }
+
     /// The client half-closes; the instance reads to close_notify and then never answers nor
     /// closes. The idle bound closes the tunnel, so no socket stays in CLOSE_WAIT.
     func testInstanceThatNeverAnswersCloseNotifyIsClosedByTheIdleBound() throws {
