@@ -33,7 +33,7 @@ final class APIRouter: Sendable {
         switch path {
         case "/token":
             let delay = routes.faults.snapshot.tokenDelayMilliseconds
-            if delay > 0 { usleep(UInt32(delay) * 1000) }
+            if delay > 0 { usleep(UInt32(min(delay, 60_000)) * 1000) }
             if let injected = routes.faults.takeTokenError() {
                 return .oauthError(injected.code, injected.status, injected.message)
             }
@@ -45,7 +45,7 @@ final class APIRouter: Sendable {
                 return .googleError(404, "NOT_FOUND", "The requested URL \(path) was not found.")
             }
             let delay = routes.faults.apiDelayMilliseconds
-            if delay > 0 { usleep(UInt32(delay) * 1000) }
+            if delay > 0 { usleep(UInt32(min(delay, 60_000)) * 1000) }
             let response = routes.admin.handle(request, path: path)
             routes.events.record([
                 ("event", "api"),

@@ -41,13 +41,12 @@ public final class Emulator: Sendable {
         faults = FaultSwitches(certificateLifetime: configuration.certificateLifetime)
 
         let router = APIRouter()
-        var identity: HTTPServer.TLSIdentity?
+        let identity: HTTPServer.TLSIdentity?
         (apiCA, identity) = configuration.apiTLS
             ? try Emulator.makeAPIIdentity(address: configuration.apiAddress, now: clock()) : (nil, nil)
         http = try HTTPServer(
             address: configuration.apiAddress, port: configuration.apiPort, tls: identity,
             handler: { router.handle($0) })
-        identity = nil
         let scheme = configuration.apiTLS ? "https" : "http"
         apiEndpoint = "\(scheme)://\(configuration.apiAddress):\(http.port)"
         tokenURI = apiEndpoint + "/token"
