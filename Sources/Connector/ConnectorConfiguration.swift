@@ -41,6 +41,8 @@ public struct ConnectorConfiguration: Sendable {
     public var environment: [String: String]
     /// Receives refresh-cycle debug lines and warnings on the refresh thread; nil drops them.
     public var logHandler: ConnectorLogHandler?
+    /// Receives every refresh outcome on the refresh thread (for metrics); nil drops them.
+    public var eventHandler: ConnectorEventHandler?
     /// How long before expiry a certificate (or MDX token) is refreshed. Defaults to 4 minutes
     /// or `ALLOYDB_PROXY_TEST_REFRESH_BUFFER`.
     public var refreshBuffer: TimeInterval
@@ -79,6 +81,7 @@ public struct ConnectorConfiguration: Sendable {
         clock: ConnectorClock = .system,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         logHandler: ConnectorLogHandler? = nil,
+        eventHandler: ConnectorEventHandler? = nil,
         refreshBuffer: TimeInterval = RefreshTiming.refreshBuffer,
         rateLimitInterval: TimeInterval = RefreshTiming.rateLimitInterval,
         failureWarningInterval: TimeInterval = RefreshTiming.failureWarningInterval,
@@ -101,6 +104,7 @@ public struct ConnectorConfiguration: Sendable {
         self.clock = clock
         self.environment = environment
         self.logHandler = logHandler
+        self.eventHandler = eventHandler
         self.refreshBuffer = refreshBuffer
         self.rateLimitInterval = rateLimitInterval
         self.failureWarningInterval = failureWarningInterval

@@ -72,6 +72,47 @@ public struct ConnectorError: Error, Sendable, CustomStringConvertible, Equatabl
         return httpStatus == 400 || httpStatus == 403 || httpStatus == 404
     }
 
+    /// Every value `errorCode` can take, so that counters keyed by it stay bounded.
+    public static let errorCodes: [String] = [
+        "INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED", "NOT_FOUND", "ABORTED",
+        "RESOURCE_EXHAUSTED", "CANCELLED", "INTERNAL", "UNIMPLEMENTED", "UNAVAILABLE",
+        "DEADLINE_EXCEEDED", "FAILED_PRECONDITION", "OUT_OF_RANGE", "ALREADY_EXISTS", "DATA_LOSS",
+        "UNKNOWN", "TOKEN_ERROR", "CERTIFICATE_ERROR", "CONFIG_ERROR", "TRANSPORT_ERROR",
+    ]
+
+    /// A short, bounded cause for metrics labels (`alloydb_error_code`): Google's status
+    /// string when the API sent a known one, `TOKEN_ERROR` for token failures, else the status
+    /// an HTTP code stands for, else the failure class (`TOKEN_ERROR`, `CERTIFICATE_ERROR`, `CONFIG_ERROR`, `TRANSPORT_ERROR`).
+    /// Always one of `errorCodes`.
+    public var errorCode: String {
+        if let apiStatus, Self.errorCodes.contains(apiStatus) { return apiStatus }
+        // A token endpoint's 400 (invalid_grant) is about credentials, not the request.
+        if code == .token { return "TOKEN_ERROR" }
+        if let httpStatus {
+            switch httpStatus {
+            case 400: return "INVALID_ARGUMENT"
+            case 401: return "UNAUTHENTICATED"
+            case 403: return "PERMISSION_DENIED"
+            case 404: return "NOT_FOUND"
+            case 409: return "ABORTED"
+            case 429: return "RESOURCE_EXHAUSTED"
+            case 499: return "CANCELLED"
+            case 501: return "UNIMPLEMENTED"
+            case 503: return "UNAVAILABLE"
+            case 504: return "DEADLINE_EXCEEDED"
+            case 500...599: return "INTERNAL"
+            default: break
+            }
+        }
+        switch code {
+        case .token: return "TOKEN_ERROR"
+        case .certificate: return "CERTIFICATE_ERROR"
+        case .config: return "CONFIG_ERROR"
+        case .refresh: return "TRANSPORT_ERROR"
+        default: return "UNKNOWN"
+        }
+    }
+
     public var description: String {
         let prefix = instance.map { "[\($0)] " } ?? ""
         return "\(prefix)\(code): \(message)"

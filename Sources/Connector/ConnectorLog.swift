@@ -6,6 +6,8 @@ public enum ConnectorLogLevel: Int, Sendable, Comparable, CustomStringConvertibl
     case info
     /// Something failed or is misconfigured but connections may still work.
     case warning
+    /// New connections to an instance fail until something changes (no valid certificate).
+    case error
 
     public static func < (lhs: ConnectorLogLevel, rhs: ConnectorLogLevel) -> Bool {
         lhs.rawValue < rhs.rawValue
@@ -16,6 +18,7 @@ public enum ConnectorLogLevel: Int, Sendable, Comparable, CustomStringConvertibl
         case .debug: return "DEBUG"
         case .info: return "INFO"
         case .warning: return "WARN"
+        case .error: return "ERROR"
         }
     }
 }

@@ -27,6 +27,9 @@ final class RefreshWorker {
         var quietFailures = 0
         /// The short-lifetime warning is given once per instance.
         var warnedShortLifetime = false
+        /// The "no valid client certificate" error was logged since the last success (once per
+        /// outage, not once per failed attempt).
+        var reportedNoValidCertificate = false
         /// A caller forced a refresh (after a failed dial): the next one fetches a new
         /// certificate and connection info even if only the MDX token is due.
         var fullRefreshRequested = false
@@ -295,9 +298,12 @@ final class RefreshWorker {
             record.handle.publish(snapshot)
             action = record.state.handle(.succeeded(expiration: snapshot.effectiveExpiration), now: now)
             succeeded(record, snapshot, now: now)
+            report(.refreshSucceeded(instance: record.handle.instance, certificateExpiry: snapshot.effectiveExpiration))
         case .failure(let error):
             action = record.state.handle(.failed(error), now: now)
             failed(record, error, now: now)
+            report(.refreshFailed(
+                instance: record.handle.instance, error: error, certificateValid: record.state.hasValid(now)))
         }
         let waiters = record.waiters
         record.waiters = []
@@ -311,6 +317,7 @@ final class RefreshWorker {
         }
         record.lastWarning = nil
         record.quietFailures = 0
+        record.reportedNoValidCertificate = false
         let lifetime = snapshot.expiration.timeIntervalSince(now)
         let buffer = context.configuration.refreshBuffer
         if lifetime < buffer && context.staticInfo == nil && !record.warnedShortLifetime {
@@ -324,9 +331,18 @@ final class RefreshWorker {
     }
 
     /// Logs a failure as a warning at most once per `failureWarningInterval` per instance; the
-    /// others go to debug and are counted in the next warning.
+    /// others go to debug and are counted in the next warning. The first failure that leaves no
+    /// valid certificate is an error instead, once per outage: from then on new connections fail.
     private func failed(_ record: Record, _ error: ConnectorError, now: Date) {
         let state = record.state
+        if !state.hasValid(now) && !record.reportedNoValidCertificate {
+            record.reportedNoValidCertificate = true
+            record.lastWarning = now
+            record.quietFailures = 0
+            let cause = RefreshState.noValidCertificate(error.naming(record.handle.instance))
+            log(.error, "\(cause) (new connections fail until a refresh succeeds)")
+            return
+        }
         var consequence: String
         if let current = record.handle.current, state.hasValid(now) {
             consequence = "keeping the current certificate, valid until \(current.effectiveExpiration)"
@@ -350,6 +366,10 @@ final class RefreshWorker {
         record.lastWarning = now
         record.quietFailures = 0
         log(.warning, line + (quiet > 0 ? " [\(quiet) similar failure(s) not shown]" : ""))
+    }
+
+    private func report(_ event: ConnectorEvent) {
+        context.configuration.eventHandler?(event)
     }
 
     private func log(_ level: ConnectorLogLevel, _ message: @autoclosure () -> String) {

@@ -133,17 +133,23 @@ public enum ProxyMain {
             lazyRefresh: options.lazyRefresh,
             http: HTTPOptions(caFile: options.adminAPICAFile),
             environment: environment,
-            // Debug lines pass only with --debug-logs: the logger filters by level.
-            logHandler: { level, message in
-                switch level {
-                case .debug: logger.debug(message)
-                case .info: logger.info(message)
-                case .warning: logger.warning(message)
-                }
-            },
+            logHandler: connectorLogHandler(logger),
             impersonationChain: chain,
             staticConnectionInfoPath: options.staticConnectionInfo
         )
+    }
+
+    /// Maps connector lines onto the proxy's levels: warnings and errors always pass (unless
+    /// `--quiet` keeps errors only); debug lines only with `--debug-logs`. Refresh thread.
+    static func connectorLogHandler(_ logger: ProxyLogger) -> ConnectorLogHandler {
+        { level, message in
+            switch level {
+            case .debug: logger.debug(message)
+            case .info: logger.info(message)
+            case .warning: logger.warning(message)
+            case .error: logger.error(message)
+            }
+        }
     }
 
     static func tunnelSettings(

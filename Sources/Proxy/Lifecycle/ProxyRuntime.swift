@@ -23,11 +23,10 @@ final class ProxyRuntime {
     private let notifier: SystemdNotifier
     private let instancePort: Int
     private var routes: [InstanceRoute] = []
-    /// Successful refreshes per route; the refresh thread counts through `retire`.
-    private let refreshTally: RefreshTally
     private var httpServers: [HTTPEndpoint] = []
 
-    /// Builds the connector and the server; binds nothing yet.
+    /// Builds the connector and the server; binds nothing yet. The connector's refresh
+    /// outcomes are counted into `ProxyStatus` (refresh thread, atomics only).
     ///
     /// - Throws: `ConnectorError` for bad credentials, `SyscallError` when the loop fails.
     init(
@@ -40,14 +39,21 @@ final class ProxyRuntime {
         self.options = options
         self.logger = logger
         loop = try EventLoop()
-        connector = try Connector(configuration: connectorConfiguration)
-        status = ProxyStatus(maxConnections: options.maxConnections)
+        let status = ProxyStatus(maxConnections: options.maxConnections,
+                                 instances: options.instances.map(\.instance.description))
+        var configuration = connectorConfiguration
+        let earlier = configuration.eventHandler
+        configuration.eventHandler = { [counters = status.refreshCounters] event in
+            counters.record(event)
+            earlier?(event)
+        }
+        connector = try Connector(configuration: configuration)
+        self.status = status
         server = ProxyServer(loop: loop, logger: logger, source: connector, settings: tunnelSettings,
                              maxConnections: options.maxConnections)
         server.status = status
         notifier = SystemdNotifier(environment: environment)
         instancePort = tunnelSettings.instancePort
-        refreshTally = RefreshTally(count: options.instances.count)
     }
 
     deinit {
@@ -110,18 +116,13 @@ final class ProxyRuntime {
     private func openListeners() throws {
         let endpoints = try ListenerPlan.endpoints(for: options)
         let executor = loop.executor
-        for (index, (instance, endpoint)) in zip(options.instances, endpoints).enumerated() {
-            let tally = refreshTally
+        for (instance, endpoint) in zip(options.instances, endpoints) {
             let handle = connector.makeHandle(
                 for: instance.instance,
                 ipType: options.ipType(for: instance),
                 autoIAMAuthN: options.autoIAMAuthN(for: instance),
-                // Every publish after the first retires one snapshot; old ones die on the
-                // loop so their SSL_CTX is freed there.
-                retire: { old in
-                    tally.increment(index)
-                    executor.execute { withExtendedLifetime(old) {} }
-                }
+                // Old snapshots die on the loop so their SSL_CTX is freed there.
+                retire: { old in executor.execute { withExtendedLifetime(old) {} } }
             )
             let route = InstanceRoute(handle: handle)
             routes.append(route)
@@ -131,10 +132,7 @@ final class ProxyRuntime {
 
     /// Copies loop state for the HTTP threads now and every `publicationInterval`.
     private func publishMetrics() {
-        let successes = routes.indices.map { index in
-            refreshTally.value(index) + (routes[index].handle.current == nil ? 0 : 1)
-        }
-        status.publish(server.metricsSnapshot(routes: routes, refreshSuccesses: successes))
+        status.publish(server.metricsSnapshot(routes: routes))
         _ = loop.schedule(after: Self.publicationInterval) { [weak self] in
             self?.publishMetrics()
         }

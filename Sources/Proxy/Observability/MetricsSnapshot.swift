@@ -10,6 +10,9 @@ public struct InstanceFigures: Equatable, Sendable {
     public var certificateExpiry: Date?
     /// Connection info refreshes that succeeded.
     public var refreshSuccesses = 0
+    /// Connection info refreshes that failed, by `ConnectorError.errorCode`; causes never seen
+    /// are absent.
+    public var refreshFailures: [String: Int] = [:]
 
     public init(uri: String) {
         self.uri = uri

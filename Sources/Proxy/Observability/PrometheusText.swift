@@ -44,6 +44,14 @@ public enum PrometheusText {
             out.sample("alloydbconn_refresh_success_count", instanceLabel(instance),
                        Double(instance.refreshSuccesses))
         }
+        out.family("alloydbconn_refresh_failure_count", "counter",
+                   "Connection info refreshes that failed, per instance and cause.")
+        for instance in snapshot.instances {
+            for (cause, count) in instance.refreshFailures.sorted(by: { $0.key < $1.key }) {
+                out.sample("alloydbconn_refresh_failure_count",
+                           instanceLabel(instance) + [("alloydb_error_code", cause)], Double(count))
+            }
+        }
 
         out.family("alloydbconn_bytes_sent", "counter", "Bytes sent to instances (plaintext).")
         out.sample("alloydbconn_bytes_sent", [], Double(snapshot.bytesToInstance))

@@ -1,21 +1,27 @@
 import Synchronization
 
 /// The proxy state the HTTP threads may read: flags and counts written by the loop thread
-/// (atomics, relaxed: each value stands alone) and the metrics snapshot a loop timer publishes
-/// under a mutex every 250 ms.
+/// (atomics, relaxed: each value stands alone), refresh outcomes counted by the refresh thread
+/// (atomics in `refreshCounters`) and the metrics snapshot a loop timer publishes under a mutex
+/// every 250 ms.
 ///
-/// Shared by reference between the loop thread (writer) and libmicrohttpd's threads (readers).
+/// Shared by reference between the loop and refresh threads (writers) and libmicrohttpd's
+/// threads (readers).
 public final class ProxyStatus: Sendable {
     /// `--max-connections`; 0 for no limit.
     public let maxConnections: UInt64
+    /// Refresh outcomes per instance; the connector's event hook writes them.
+    public let refreshCounters: RefreshCounters
     private let started = Atomic<Bool>(false)
     private let draining = Atomic<Bool>(false)
     private let open = Atomic<Int>(0)
     private let quitRequested = Atomic<Bool>(false)
     private let metrics = Mutex(MetricsSnapshot())
 
-    public init(maxConnections: UInt64) {
+    /// - Parameter instances: the served instance URIs, for the refresh counters.
+    public init(maxConnections: UInt64, instances: [String] = []) {
         self.maxConnections = maxConnections
+        refreshCounters = RefreshCounters(instances: instances)
     }
 
     /// True once every listener is bound (and the connection test, if any, passed).
@@ -27,8 +33,16 @@ public final class ProxyStatus: Sendable {
     /// Open tunnels as last published (at each accept and every 250 ms).
     public var openTunnels: Int { open.load(ordering: .relaxed) }
 
-    /// The last published metrics.
-    public var snapshot: MetricsSnapshot { metrics.withLock { $0 } }
+    /// The last published metrics, with the refresh counts as of now.
+    public var snapshot: MetricsSnapshot {
+        var snapshot = metrics.withLock { $0 }
+        for index in snapshot.instances.indices {
+            let uri = snapshot.instances[index].uri
+            snapshot.instances[index].refreshSuccesses = refreshCounters.successes(of: uri)
+            snapshot.instances[index].refreshFailures = refreshCounters.failures(of: uri)
+        }
+        return snapshot
+    }
 
     func markStarted() { started.store(true, ordering: .relaxed) }
 

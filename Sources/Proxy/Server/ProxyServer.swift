@@ -106,8 +106,7 @@ extension ProxyServer {
     ///
     /// - Parameters:
     ///   - routes: the served instances, in argument order.
-    ///   - refreshSuccesses: successful refreshes per route (same order).
-    public func metricsSnapshot(routes: [InstanceRoute], refreshSuccesses: [Int]) -> MetricsSnapshot {
+    public func metricsSnapshot(routes: [InstanceRoute]) -> MetricsSnapshot {
         var snapshot = MetricsSnapshot()
         snapshot.counters = context.counters
         snapshot.bytesToInstance = context.counters.bytesToInstance
@@ -118,11 +117,10 @@ extension ProxyServer {
             snapshot.bytesToInstance += tunnel.bytesToInstance
             snapshot.bytesToClient += tunnel.bytesToClient
         }
-        for (index, route) in routes.enumerated() {
+        for route in routes {
             var figures = InstanceFigures(uri: route.handle.instance.description)
             figures.openTunnels = openByInstance[route.shortName, default: 0]
             figures.certificateExpiry = route.handle.current?.expiration
-            figures.refreshSuccesses = index < refreshSuccesses.count ? refreshSuccesses[index] : 0
             snapshot.instances.append(figures)
         }
         let statistics = context.loop.statistics
