@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh --long              every fuzzer, 10 min each
 #   scripts/fuzz.sh --replay-only       build and replay the regressions, no fuzzing (also
 #                                       what --seconds 0 does)
+#   scripts/fuzz.sh --no-build ...      reuse the fuzzers built last time
 #   scripts/fuzz.sh --list              the fuzzer names
 # Environment: FUZZ_JOBS (fuzzers run at once, default: the number of CPUs),
 # FUZZ_SCRATCH (build directory, default .build/fuzz), FUZZ_WORK (corpora, crashes and logs of
@@ -16,6 +17,7 @@ cd "$(dirname "$0")/.."
 
 seconds=20
 replay_only=0
+no_build=0
 names=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -23,8 +25,9 @@ while [ $# -gt 0 ]; do
         --seconds=*) seconds=${1#--seconds=}; shift ;;
         --long) seconds=600; shift ;;
         --replay-only) replay_only=1; shift ;;
+        --no-build) no_build=1; shift ;;
         --list) ls Fuzz/Fuzzers; exit 0 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "fuzz: unknown option $1 (see --help)" >&2; exit 2 ;;
         *) names+=("$1"); shift ;;
     esac
@@ -50,7 +53,7 @@ started=$(date +%s)
 build=(swift build -c release --package-path Fuzz --scratch-path "$scratch"
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -enable-testing
     -Xswiftc -use-ld=lld)
-echo "fuzz: building ${#names[@]} fuzzer(s) (release, libFuzzer + AddressSanitizer)"
+[ "$no_build" = 1 ] || echo "fuzz: building ${#names[@]} fuzzer(s) (release, libFuzzer + AddressSanitizer)"
 build_log=$(mktemp)
 trap 'rm -f "$build_log"' EXIT
 targets=()
@@ -59,6 +62,7 @@ if [ ${#names[@]} -lt "$(ls Fuzz/Fuzzers | wc -l)" ]; then
 else
     targets+=("")
 fi
+[ "$no_build" = 1 ] && targets=()
 for target in "${targets[@]}"; do
     # shellcheck disable=SC2086 # $target is empty or "--product NAME"
     if ! "${build[@]}" $target >"$build_log" 2>&1; then
@@ -68,7 +72,10 @@ for target in "${targets[@]}"; do
     fi
 done
 bin=$("${build[@]}" --show-bin-path)
-echo "fuzz: built in $(( $(date +%s) - started )) s"
+for name in "${names[@]}"; do
+    [ -x "$bin/fuzz-$name" ] || { echo "fuzz: $bin/fuzz-$name is not built" >&2; exit 1; }
+done
+[ "$no_build" = 1 ] || echo "fuzz: built in $(( $(date +%s) - started )) s"
 
 # Swift's backtracer would wait on a crashing process; libFuzzer's report is what we need.
 export SWIFT_BACKTRACE=enable=no
