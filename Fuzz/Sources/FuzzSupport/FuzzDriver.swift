@@ -10,6 +10,8 @@ public enum FuzzDriver {
     /// The signature of `LLVMFuzzerTestOneInput`.
     public typealias TestOneInput = @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
 
+    /// Hands `argc`/`argv` (libFuzzer's flags and corpus directories) and the harness to
+    /// libFuzzer; returns when the run ends (time limit, crash or `-runs`).
     public static func run(
         argc: CInt,
         argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
