@@ -106,6 +106,17 @@ final class LifecycleFlagTests: XCTestCase {
         XCTAssertEqual(iam.warnings, [])
     }
 
+    func testTokenWithAutoIAMSuggestsLoginTokenOnce() throws {
+        for arguments in [["-t", "api-secret", "-i", uri], ["-t", "api-secret", uri + "?auto-iam-authn=true"]] {
+            let options = try CommandLineParser.parse(arguments)
+            XCTAssertEqual(options.warnings.count, 1, "\(arguments): \(options.warnings)")
+            XCTAssertTrue(options.warnings.first?.contains("pass --login-token") ?? false, "\(options.warnings)")
+            XCTAssertFalse(options.warnings.joined().contains("api-secret"))
+        }
+        XCTAssertEqual(try CommandLineParser.parse(["-t", "a", "--login-token", "b", "-i", uri]).warnings, [])
+        XCTAssertEqual(try CommandLineParser.parse(["-t", "a", uri]).warnings, [])
+    }
+
     func testHelpListsEveryFlagUnderAGroup() {
         let text = Usage.text
         for flag in Flag.all {

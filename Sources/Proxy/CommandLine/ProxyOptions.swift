@@ -189,6 +189,10 @@ public struct ProxyOptions: Equatable, Sendable {
         if loginToken != nil && !anyIAM {
             notices.append("Ignoring --login-token because --auto-iam-authn is not enabled")
         }
+        if token != nil && anyIAM && loginToken == nil {
+            notices.append("--auto-iam-authn with --token sends the --token value for database login too; "
+                + "pass --login-token with a token that has the alloydb.login scope")
+        }
         if explicitlySet.contains("http-port") && !healthCheck && !prometheus {
             notices.append("Ignoring --http-port because neither --health-check nor --prometheus is set")
         }
