@@ -17,7 +17,7 @@ done
 
 echo "build-deb: building the release binary (static Swift runtime)"
 swift build -c release --static-swift-stdlib --product alloydb-auth-proxy 2>&1 \
-    | grep -E 'error|warning:|Build complete'
+    | grep -E 'error|warning:|complete!'
 binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/alloydb-auth-proxy"
 
 version=$("$binary" --version | awk '{print $NF}')

@@ -45,7 +45,7 @@ else
     installed=yes
     /usr/bin/alloydb-auth-proxy --version
 
-    swift build -c release --product alloydb-emulator 2>&1 | grep -E 'error|Build complete'
+    swift build -c release --product alloydb-emulator 2>&1 | grep -E 'error|complete!'
     emulator="$(swift build -c release --show-bin-path)/alloydb-emulator"
     pg_port=$(free_port)
     scripts/pg-throwaway.sh start "$work/pg" "$pg_port"
