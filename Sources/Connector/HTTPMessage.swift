@@ -35,11 +35,36 @@ struct HTTPResponse: Sendable {
 
     var isSuccess: Bool { (200..<300).contains(status) }
 
-    /// The body as text for error messages, cut to `limit` characters with a visible marker.
+    /// The body as text for error messages, secrets redacted, cut to `limit` characters with a
+    /// visible marker. Redaction runs on the whole body first, so a cut cannot expose the start
+    /// of a secret whose end fell outside the excerpt.
     func bodyExcerpt(limit: Int = 512) -> String {
-        let text = String(decoding: body, as: UTF8.self)
+        let text = Self.redactingSecrets(String(decoding: body, as: UTF8.self))
         guard text.count > limit else { return text }
         return String(text.prefix(limit)) + "... (\(body.count) bytes)"
+    }
+
+    /// JSON members and form fields that carry credentials, whatever endpoint echoes them.
+    private static let secretPatterns: [NSRegularExpression] = {
+        let jsonKeys = "access_token|accessToken|refresh_token|id_token|client_secret|private_key|assertion|token"
+        let formKeys = "access_token|refresh_token|client_secret|assertion"
+        return [
+            #"("(?:"# + jsonKeys + #")"\s*:\s*)"(?:[^"\\]|\\.)*"?"#,
+            #"((?:"# + formKeys + #")=)[^&\s]*"#,
+        ].map {
+            // Constant patterns exercised by the tests; a failure is a programming error.
+            try! NSRegularExpression(pattern: $0)
+        }
+    }()
+
+    /// `text` with every credential value replaced by `<redacted>`. Pure; any thread.
+    static func redactingSecrets(_ text: String) -> String {
+        var result = text
+        for pattern in secretPatterns {
+            let range = NSRange(result.startIndex..., in: result)
+            result = pattern.stringByReplacingMatches(in: result, range: range, withTemplate: "$1<redacted>")
+        }
+        return result
     }
 }
 
