@@ -82,7 +82,8 @@ public struct ConnectorError: Error, Sendable, CustomStringConvertible, Equatabl
 
     /// A short, bounded cause for metrics labels (`alloydb_error_code`): Google's status
     /// string when the API sent a known one, `TOKEN_ERROR` for token failures, else the status
-    /// an HTTP code stands for, else the failure class (`TOKEN_ERROR`, `CERTIFICATE_ERROR`, `CONFIG_ERROR`, `TRANSPORT_ERROR`).
+    /// an HTTP code stands for, else the failure class (`TOKEN_ERROR`, `CERTIFICATE_ERROR`,
+    /// `CONFIG_ERROR`, `TRANSPORT_ERROR`).
     /// Always one of `errorCodes`.
     public var errorCode: String {
         if let apiStatus, Self.errorCodes.contains(apiStatus) { return apiStatus }

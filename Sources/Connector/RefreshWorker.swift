@@ -298,7 +298,8 @@ final class RefreshWorker {
             record.handle.publish(snapshot)
             action = record.state.handle(.succeeded(expiration: snapshot.effectiveExpiration), now: now)
             succeeded(record, snapshot, now: now)
-            report(.refreshSucceeded(instance: record.handle.instance, certificateExpiry: snapshot.effectiveExpiration))
+            report(.refreshSucceeded(
+                instance: record.handle.instance, certificateExpiry: snapshot.effectiveExpiration))
         case .failure(let error):
             action = record.state.handle(.failed(error), now: now)
             failed(record, error, now: now)
@@ -335,12 +336,20 @@ final class RefreshWorker {
     /// valid certificate is an error instead, once per outage: from then on new connections fail.
     private func failed(_ record: Record, _ error: ConnectorError, now: Date) {
         let state = record.state
+        var retries = ""
+        if state.retriesStopped {
+            retries = "; background retries stop until a connection asks again"
+        } else if let next = state.nextAttempt {
+            retries = "; next attempt at \(next)"
+        }
+        let quiet = record.quietFailures
+        let quietNote = quiet > 0 ? " [\(quiet) similar failure(s) not shown]" : ""
         if !state.hasValid(now) && !record.reportedNoValidCertificate {
             record.reportedNoValidCertificate = true
             record.lastWarning = now
             record.quietFailures = 0
             let cause = RefreshState.noValidCertificate(error.naming(record.handle.instance))
-            log(.error, "\(cause) (new connections fail until a refresh succeeds)")
+            log(.error, "\(cause) (new connections fail until a refresh succeeds\(retries))\(quietNote)")
             return
         }
         var consequence: String
@@ -349,11 +358,7 @@ final class RefreshWorker {
         } else {
             consequence = "no valid certificate: new connections fail until a refresh succeeds"
         }
-        if state.retriesStopped {
-            consequence += "; background retries stop until a connection asks again"
-        } else if let next = state.nextAttempt {
-            consequence += "; next attempt at \(next)"
-        }
+        consequence += retries
         let line = "\(error.description.hasPrefix("[") ? "" : "[\(record.handle.instance.shortName)] ")"
             + "refresh failed: \(error) (\(consequence))"
         let interval = context.configuration.failureWarningInterval
@@ -362,10 +367,9 @@ final class RefreshWorker {
             log(.debug, line)
             return
         }
-        let quiet = record.quietFailures
         record.lastWarning = now
         record.quietFailures = 0
-        log(.warning, line + (quiet > 0 ? " [\(quiet) similar failure(s) not shown]" : ""))
+        log(.warning, line + quietNote)
     }
 
     private func report(_ event: ConnectorEvent) {

@@ -104,8 +104,8 @@ final class WiringAuthTests: XCTestCase {
     // sends the --token value for login.
     func testTokenWithAutoIAM_warnsOnceSuggestingLoginToken() throws {
         let emulator = try startEmulator(["\(Self.iamInstance)=127.0.0.117"])
-        let token = try Wiring.mintToken(
-            emulator, scope: "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/alloydb.login")
+        let scopes = ["cloud-platform", "alloydb.login"].map { "https://www.googleapis.com/auth/" + $0 }
+        let token = try Wiring.mintToken(emulator, scope: scopes.joined(separator: " "))
         let port = try TestBed.freePort()
         let child = try startProxy([
             "--alloydbadmin-api-endpoint", emulator.apiEndpoint, "--auto-iam-authn", "--token", token,
