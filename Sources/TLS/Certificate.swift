@@ -37,6 +37,17 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
             throw OpenSSLErrorQueue.error(.invalidPEM("a CERTIFICATE block"), "PEM_read_bio_X509")
         }
         self.init(takingOwnership: certificate)
+        try requireReadablePublicKey()
+    }
+
+    /// Refuses a certificate whose subject key OpenSSL cannot decode (an unknown curve, say):
+    /// such a certificate parses, but nothing can be verified with it, and `publicKey` relies
+    /// on every accepted certificate having a usable key.
+    private func requireReadablePublicKey() throws {
+        guard X509_get0_pubkey(pointer) != nil else {
+            throw OpenSSLErrorQueue.error(
+                .invalidPEM("a certificate whose public key can be decoded"), "X509_get0_pubkey")
+        }
     }
 
     /// Parses every `CERTIFICATE` block in `pem`, in order (a chain as the Admin API sends it,
@@ -63,7 +74,9 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
             return .success(chain)
         }
         guard let parsed else { throw TLSError(.internal, operation: "BIO_new_mem_buf") }
-        return try parsed.get()
+        let chain = try parsed.get()
+        for certificate in chain { try certificate.requireReadablePublicKey() }
+        return chain
     }
 
     /// The certificate as one PEM `CERTIFICATE` block with a trailing newline.
@@ -119,7 +132,8 @@ public final class Certificate: @unchecked Sendable, Equatable, CustomStringConv
 
     /// The subject public key.
     public var publicKey: PublicKey {
-        // A parsed certificate always carries a decodable key; OpenSSL rejects it otherwise.
+        // Every Certificate from PEM was checked for a decodable key at parse time, and ours
+        // are built from keys we hold, so this cannot fail.
         guard let key = X509_get_pubkey(pointer) else {
             fatalError("X509_get_pubkey failed on a parsed certificate")
         }

@@ -63,6 +63,22 @@ public final class PrivateKey: @unchecked Sendable, CustomStringConvertible {
             throw TLSError(.invalidArgument("only RSA and EC private keys are supported"),
                            operation: "PrivateKey(pem:)")
         }
+        try checkConsistency()
+    }
+
+    /// Refuses a key whose private and public parts do not belong together (a damaged RSA
+    /// key parses fine but signs what its own public half cannot verify, so a broken
+    /// credentials file would only show up later as a refused token request).
+    private func checkConsistency() throws {
+        OpenSSLErrorQueue.clear()
+        guard let context = EVP_PKEY_CTX_new(pointer, nil) else {
+            throw OpenSSLErrorQueue.error(.internal, "EVP_PKEY_CTX_new")
+        }
+        defer { EVP_PKEY_CTX_free(context) }
+        guard EVP_PKEY_pairwise_check(context) == 1 else {
+            throw OpenSSLErrorQueue.error(
+                .invalidPEM("a private key whose parts are consistent"), "EVP_PKEY_pairwise_check")
+        }
     }
 
     /// The key as unencrypted PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
