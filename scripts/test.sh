@@ -4,6 +4,7 @@
 #   scripts/test.sh                 everything above
 #   SANITIZERS=none scripts/test.sh skip the sanitizer passes (quicker local runs)
 #   scripts/test.sh --filter X      pass a filter to every `swift test` run
+#   FUZZ_SECONDS=none scripts/test.sh  skip the short fuzz run (0: replay regressions only)
 #   LEAK_CHECK=1 scripts/test.sh    also run LeakSanitizer (suppressions in .ci/lsan.supp)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,5 +52,13 @@ for s in $sanitizers; do
     fi
     SWIFT_BACKTRACE=enable=no swift test --skip-build --sanitize="$s" --scratch-path "$scratch" "$@"
 done
+
+# Fuzz every parser briefly after replaying Fuzz/Regressions (FUZZ_SECONDS=0: replay only;
+# FUZZ_SECONDS=none: skip). Longer runs: scripts/fuzz.sh --long.
+fuzz_seconds=${FUZZ_SECONDS:-5}
+if [ "$fuzz_seconds" != none ]; then
+    echo "test: fuzzing every parser for $fuzz_seconds s each"
+    scripts/fuzz.sh --seconds "$fuzz_seconds"
+fi
 
 echo "test: fast tier finished in $(( $(date +%s) - started )) s"
