@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Synchronization
 
 /// Dispatches HTTP requests to the token endpoint, the Admin API and the fault switches, and
@@ -16,7 +17,7 @@ final class APIRouter: Sendable {
         var commands: FaultsAPI.Commands
     }
 
-    private let routes = Mutex<Routes?>(nil)
+    private let routes = Locked<Routes?>(nil)
 
     func install(_ installed: Routes) {
         routes.withLock { $0 = installed }

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Synchronization
 import TLS
 
@@ -19,12 +20,12 @@ public final class ClusterAuthority: Sendable {
 
     /// `projects/P/locations/R/clusters/C`.
     public let clusterName: String
-    private let current: Mutex<Generation>
+    private let current: Locked<Generation>
 
     /// Creates a fresh root and intermediate (two RSA key generations; tens of milliseconds).
     public init(clusterName: String, now: Date = Date()) throws {
         self.clusterName = clusterName
-        self.current = Mutex(try ClusterAuthority.makeGeneration(clusterName: clusterName, number: 1, now: now))
+        self.current = Locked(try ClusterAuthority.makeGeneration(clusterName: clusterName, number: 1, now: now))
     }
 
     private static func makeGeneration(clusterName: String, number: Int, now: Date) throws

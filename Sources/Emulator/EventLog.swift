@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Synchronization
 
 /// Appends one JSON object per line to `<state-dir>/events.jsonl`, flushed per line so that a
@@ -6,7 +7,7 @@ import Synchronization
 /// the write); callable from HTTP threads and the event loop alike.
 public final class EventLog: Sendable {
     /// The open file; `nil` when logging is disabled. Written under `lock` only.
-    private let handle: Mutex<FileHandle?>
+    private let handle: Locked<FileHandle?>
 
     public let path: String?
 
@@ -19,13 +20,13 @@ public final class EventLog: Sendable {
                 "cannot open event log \(path): \(String(cString: strerror(errno)))"
             )
         }
-        self.handle = Mutex(FileHandle(fileDescriptor: fd, closeOnDealloc: true))
+        self.handle = Locked(FileHandle(fileDescriptor: fd, closeOnDealloc: true))
         self.path = path
     }
 
     /// A log that drops every event (for tests that do not look at events).
     public init() {
-        self.handle = Mutex(nil)
+        self.handle = Locked(nil)
         self.path = nil
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Synchronization
 
 /// Failure injection for tests and demos, set through `POST /emulator/faults` or `--fault`
@@ -68,10 +69,10 @@ public final class FaultSwitches: Sendable {
         public var instanceTLS12Only = false
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     public init(certificateLifetime: Int) {
-        state = Mutex(State(certificateLifetime: certificateLifetime))
+        state = Locked(State(certificateLifetime: certificateLifetime))
     }
 
     /// A copy of the current switches.

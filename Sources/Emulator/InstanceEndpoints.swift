@@ -1,5 +1,6 @@
 import EventLoop
 import Foundation
+import Locking
 import Synchronization
 import TLS
 
@@ -61,7 +62,7 @@ final class InstanceEndpoints: Sendable {
     }
 
     private let state: LoopState
-    private let finished = Mutex<Bool>(false)
+    private let finished = Locked<Bool>(false)
     private let done = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
 

@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Synchronization
 
 /// The OAuth scope the Admin API requires.
@@ -24,7 +25,7 @@ public final class TokenStore: Sendable {
     }
 
     /// Issued tokens; under the mutex.
-    private let grants = Mutex<[String: Grant]>([:])
+    private let grants = Locked<[String: Grant]>([:])
     /// Lifetime of issued tokens in seconds.
     public let lifetime: Int
     private let clock: @Sendable () -> Date

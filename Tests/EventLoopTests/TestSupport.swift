@@ -1,4 +1,5 @@
 import EventLoop
+import Locking
 import Synchronization
 import XCTest
 
@@ -26,7 +27,7 @@ final class RecordingHandler: IOHandler {
 
 /// A thread-safe list, for work submitted from other threads.
 final class SharedLog: Sendable {
-    private let entries = Mutex<[Int]>([])
+    private let entries = Locked<[Int]>([])
 
     func append(_ value: Int) {
         entries.withLock { $0.append(value) }
