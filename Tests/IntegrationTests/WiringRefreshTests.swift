@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import XCTest
 
 /// Refresh outcomes as a user sees them through the built proxy and emulator: `/metrics`
@@ -142,7 +142,7 @@ final class WiringRefreshTests: XCTestCase {
         let started = Date()
         XCTAssertTrue(try echo())
         let port = try XCTUnwrap(proxy).port
-        let results = Mutex(0)
+        let results = Locked(0)
         DispatchQueue.concurrentPerform(iterations: 20) { _ in
             let client = try? EchoClient(port: port)
             if client?.roundTrip("concurrent \(UUID().uuidString)") == true { results.withLock { $0 += 1 } }

@@ -1,6 +1,6 @@
 import Connector
 import Foundation
-import Synchronization
+import Locking
 import XCTest
 
 @testable import Proxy
@@ -90,5 +90,5 @@ final class RefreshMetricsTests: XCTestCase {
 
 /// Log lines written by a `ProxyLogger` sink, with their stderr flag.
 private final class LineRecorder: Sendable {
-    let entries = Mutex<[(String, Bool)]>([])
+    let entries = Locked<[(String, Bool)]>([])
 }
