@@ -266,6 +266,8 @@ extension Tunnel {
                         blocked = true
                         return 0
                     }
+                    // A short write means the socket is full; the next one would say EAGAIN.
+                    blocked = count < bytes.count
                     return count
                 }
             } catch {
@@ -491,7 +493,9 @@ extension Tunnel {
                     let before = buffer.readableBytes
                     let result = try buffer.write(to: client)
                     bytesToClient += UInt64(before - buffer.readableBytes)
-                    if result == .wouldBlock { break }
+                    // A short write means the socket is full: wait for writability rather
+                    // than ask again and be told EAGAIN.
+                    if result == .wouldBlock || !buffer.isEmpty { break }
                 } catch {
                     send(.failed(.client, cause: "error writing to client: \(Self.describe(error))"))
                     return
