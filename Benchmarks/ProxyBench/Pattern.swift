@@ -3,11 +3,12 @@ import Glibc
 #endif
 
 /// The deterministic byte stream every source sends and every verifier expects: the byte at
-/// stream offset `o` is `0x41 + (o % 16384) % 26` (the emulator's `source` backend uses the
-/// same 16 KiB block). Immutable and shared; any thread.
+/// stream offset `o` is `0x41 + o % 26`, as the emulator's `source` backend sends it.
+/// Immutable and shared; any thread.
 enum Pattern {
-    /// The length after which the stream repeats.
-    static let period = 16 * 1024
+    /// The length of the stored block: a multiple of 26, so slicing it at `offset % period`
+    /// gives the stream at any offset.
+    static let period = 26 * 1024
 
     /// The longest slice `bytes(at:count:)` can hand out in one piece.
     static let maximumSlice = 64 * 1024
@@ -18,7 +19,7 @@ enum Pattern {
         // Written once here and only read afterwards, so sharing it across threads is safe.
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: period + maximumSlice, alignment: 64)
         for index in 0..<buffer.count {
-            buffer[index] = 0x41 &+ UInt8((index % period) % 26)
+            buffer[index] = 0x41 &+ UInt8(index % 26)
         }
         return buffer
     }()
