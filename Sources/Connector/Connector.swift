@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Synchronization
 
 /// The connector: owns the refresh thread that keeps each instance's `InstanceSnapshot` fresh.
@@ -24,9 +25,9 @@ public final class Connector: Sendable {
         var stopped = false
     }
 
-    /// A reference to the mutex so both threads can share it (`Mutex` is not copyable).
+    /// A reference to the mutex so both threads can share it (a lock is shared by reference).
     final class SharedInbox: Sendable {
-        let mutex = Mutex(Inbox())
+        let mutex = Locked(Inbox())
     }
 
     /// The refresh thread's name (visible in debuggers and `top -H`).

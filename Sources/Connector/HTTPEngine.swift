@@ -1,5 +1,6 @@
 import CCurlShims
 import Foundation
+import Locking
 import Synchronization
 
 /// Runs HTTP transfers concurrently on one libcurl multi handle, so that a slow or hung host
@@ -22,7 +23,7 @@ final class HTTPEngine: @unchecked Sendable {
     private var jobCompletions: [Int: (any Sendable) -> Void] = [:]
     private var nextJob = 0
     /// Results posted by helper threads, collected by `perform()`. Any thread, under the mutex.
-    private let finishedJobs = Mutex<[(job: Int, result: any Sendable)]>([])
+    private let finishedJobs = Locked<[(job: Int, result: any Sendable)]>([])
 
     /// Creates the multi handle; throws if libcurl cannot be initialised.
     init(options: HTTPOptions) throws(ConnectorError) {

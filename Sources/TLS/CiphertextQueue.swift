@@ -1,3 +1,4 @@
+import Locking
 import Synchronization
 
 /// A FIFO of ciphertext bytes for one direction of one `TLSConnection`.
@@ -145,7 +146,7 @@ final class CiphertextStoragePool: Sendable {
     private let maximumIdle = 16
 
     /// Addresses of idle blocks (as integers, so the list is Sendable).
-    private let idle = Mutex<[UInt]>([])
+    private let idle = Locked<[UInt]>([])
 
     /// A block of `CiphertextQueue.standardCapacity` bytes.
     func take() -> UnsafeMutableRawPointer {

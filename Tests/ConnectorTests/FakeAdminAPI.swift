@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import Synchronization
 import TLS
 
@@ -84,15 +85,6 @@ final class FakeAdminAPI: Sendable {
     }
 
     func stop() { server.stop() }
-}
-
-/// A mutex in a class, so closures can share it (`Mutex` itself cannot be copied).
-final class Locked<Value: Sendable>: Sendable {
-    private let mutex: Mutex<Value>
-
-    init(_ value: Value) { mutex = Mutex(value) }
-
-    func withLock<R>(_ body: (inout Value) -> R) -> R { mutex.withLock { body(&$0) } }
 }
 
 /// Fixture values shared by the client and connector tests.

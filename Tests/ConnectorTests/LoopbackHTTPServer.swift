@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Locking
 import Synchronization
 
 /// A minimal HTTP/1.1 server on 127.0.0.1 for connector tests: one thread accepts, one thread
@@ -29,7 +30,7 @@ final class LoopbackHTTPServer: Sendable {
     let port: UInt16
     private let listener: Int32
     private let handler: Handler
-    private let state = Mutex<(stopped: Bool, requests: [Request], connections: [Int32])>((false, [], []))
+    private let state = Locked<(stopped: Bool, requests: [Request], connections: [Int32])>((false, [], []))
     private let released = DispatchSemaphore(value: 0)
 
     init(handler: @escaping Handler) throws {

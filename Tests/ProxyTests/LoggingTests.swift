@@ -1,3 +1,4 @@
+import Locking
 import Synchronization
 import XCTest
 
@@ -6,7 +7,7 @@ import XCTest
 final class LoggingTests: XCTestCase {
     /// Collects lines written by a logger.
     private final class Capture: Sendable {
-        let lines = Mutex<[(String, Bool)]>([])
+        let lines = Locked<[(String, Bool)]>([])
         var sink: ProxyLogger.Sink { { line, isError in self.lines.withLock { $0.append((line, isError)) } } }
         var all: [(String, Bool)] { lines.withLock { $0 } }
     }

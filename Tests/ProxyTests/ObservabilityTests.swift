@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Locking
 import Synchronization
 import XCTest
 
@@ -145,7 +146,7 @@ final class ObservabilityTests: XCTestCase {
 
 /// A thread-safe call counter.
 private final class Counter: Sendable {
-    private let storage = Mutex(0)
+    private let storage = Locked(0)
     func increment() { storage.withLock { $0 += 1 } }
     var value: Int { storage.withLock { $0 } }
 }

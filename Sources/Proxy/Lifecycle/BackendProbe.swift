@@ -2,6 +2,7 @@ import Connector
 import EventLoop
 import Foundation
 import Glibc
+import Locking
 import Synchronization
 
 /// Checks that every instance can be reached: valid connection info from the connector, then a
@@ -40,7 +41,7 @@ final class BackendProbe: Sendable {
 
     private func check(_ handle: InstanceHandle) -> String? {
         let done = DispatchSemaphore(value: 0)
-        let outcome = Mutex<Result<InstanceSnapshot, ConnectorError>?>(nil)
+        let outcome = Locked<Result<InstanceSnapshot, ConnectorError>?>(nil)
         connector.requestInfo(for: handle, forceRefresh: false) { result in
             outcome.withLock { $0 = result }
             done.signal()

@@ -1,6 +1,7 @@
 import Connector
 import EventLoop
 import Foundation
+import Locking
 import Synchronization
 
 /// One serving run of the proxy: connector, listeners, HTTP servers, the metrics timer and the
@@ -188,7 +189,7 @@ final class ProxyRuntime {
     /// Runs `work` on the loop and waits for its answer; nil after `probeTimeout`. Any thread
     /// but the loop's.
     private static func askLoop(_ executor: LoopExecutor, _ work: @escaping @Sendable () -> String) -> String? {
-        let answer = Mutex<String?>(nil)
+        let answer = Locked<String?>(nil)
         let done = DispatchSemaphore(value: 0)
         executor.execute {
             let text = work()

@@ -1,4 +1,5 @@
 import Glibc
+import Locking
 import Synchronization
 
 /// The proxy's logger: Go-style text lines or JSON lines, info and debug to stdout, warnings
@@ -138,7 +139,7 @@ public final class ProxyLogger: Sendable {
     }
 
     /// Serialises writers of `standardStreams`.
-    private static let outputLock = Mutex(())
+    private static let outputLock = Locked(())
 
     /// `CLOCK_REALTIME`.
     public static let systemClock: WallClock = {

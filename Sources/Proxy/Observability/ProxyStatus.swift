@@ -1,3 +1,4 @@
+import Locking
 import Synchronization
 
 /// The proxy state the HTTP threads may read: flags and counts written by the loop thread
@@ -16,7 +17,7 @@ public final class ProxyStatus: Sendable {
     private let draining = Atomic<Bool>(false)
     private let open = Atomic<Int>(0)
     private let quitRequested = Atomic<Bool>(false)
-    private let metrics = Mutex(MetricsSnapshot())
+    private let metrics = Locked(MetricsSnapshot())
 
     /// - Parameter instances: the served instance URIs, for the refresh counters.
     public init(maxConnections: UInt64, instances: [String] = []) {

@@ -2,6 +2,7 @@ import Connector
 import EventLoop
 import Foundation
 import Glibc
+import Locking
 import Synchronization
 import TLS
 import XCTest
@@ -99,7 +100,7 @@ final class DataPathBed {
 
 /// Log lines written from the loop thread, read by the test.
 final class LogCollector: Sendable {
-    private let lines = Mutex<[(text: String, isError: Bool)]>([])
+    private let lines = Locked<[(text: String, isError: Bool)]>([])
 
     func append(_ line: String, _ isError: Bool) { lines.withLock { $0.append((line, isError)) } }
 

@@ -2,6 +2,7 @@ import Connector
 import EventLoop
 import Foundation
 import Glibc
+import Locking
 import Synchronization
 import TLS
 
@@ -206,7 +207,7 @@ struct LoopbackPKI: Sendable {
 /// A connection-info source that answers at once with a fixed snapshot and counts requests.
 final class FixedInfoSource: ConnectionInfoSource, Sendable {
     let snapshot: InstanceSnapshot
-    let requests = Mutex<[Bool]>([])
+    let requests = Locked<[Bool]>([])
 
     init(snapshot: InstanceSnapshot) {
         self.snapshot = snapshot
@@ -226,7 +227,7 @@ final class FixedInfoSource: ConnectionInfoSource, Sendable {
 
 /// A value set once by a peer thread and read by the test.
 final class Outcome<Value: Sendable>: Sendable {
-    private let value = Mutex<Value?>(nil)
+    private let value = Locked<Value?>(nil)
 
     func set(_ newValue: Value) { value.withLock { $0 = newValue } }
 
