@@ -213,6 +213,12 @@ final class Tunnel {
             connect(toIP: dialAddress)
             return
         }
+        // A PSC name is resolved on the refresh side; a lookup here is only the fallback for
+        // snapshots built without one, so the loop never waits on DNS in the normal case.
+        if let resolved = snapshot.resolvedIP, IPAddressText.isLiteral(resolved) {
+            connect(toIP: resolved)
+            return
+        }
         let reference = WeakTunnelReference(self)
         let executor = loop.executor
         HostResolver.resolve(dialAddress) { resolved in
