@@ -42,7 +42,8 @@ final class ProxyListener {
                 socket = try Socket.listen(on: SocketAddress(unixPath: path))
                 // Best effort, as in the reference: clients of other users must be able to connect
                 // (unless a narrower --unix-socket-mode asks otherwise).
-                if chmod(path, mode_t(socketMode)) != 0 {
+                // Only ever the socket just bound: never widen or narrow any other file.
+                if !Self.isSocket(path) || chmod(path, mode_t(socketMode)) != 0 {
                     chmodProblem = "could not set mode \(String(socketMode, radix: 8)) on \(path): "
                         + String(cString: strerror(errno))
                 }
@@ -74,6 +75,12 @@ final class ProxyListener {
         guard code == EEXIST else {
             throw SyscallError(errno: code, call: "mkdir(\(directory))")
         }
+    }
+
+    /// True when `path` itself (not a link's target) is a Unix socket.
+    private static func isSocket(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK
     }
 
     /// A socket file left by an earlier run would make bind fail with EADDRINUSE.
