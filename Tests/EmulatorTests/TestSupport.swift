@@ -81,7 +81,13 @@ func httpRequest(
     head += "Connection: close\r\nContent-Length: \(body.count)\r\n"
     for (name, value) in headers { head += "\(name): \(value)\r\n" }
     head += "\r\n"
-    try socket.send(Array(head.utf8) + body)
+    do {
+        try socket.send(Array(head.utf8) + body)
+    } catch {
+        // A server may answer (413, say) and close before it has read the whole body; the
+        // answer is then already waiting in the receive buffer, as with any HTTP client.
+        guard errno == EPIPE || errno == ECONNRESET else { throw error }
+    }
     var response: [UInt8] = []
     while true {
         let chunk = try socket.receive()
