@@ -20,7 +20,7 @@ swift build -c release --static-swift-stdlib --product alloydb-auth-proxy 2>&1 \
     | grep -E 'error|warning:|complete!'
 binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/alloydb-auth-proxy"
 
-version=$("$binary" --version | awk '{print $NF}')
+version=$("$binary" --version | head -n 1 | awk '{print $NF}')
 arch=$(dpkg --print-architecture)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

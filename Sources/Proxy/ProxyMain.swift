@@ -2,6 +2,7 @@ import Connector
 import EventLoop
 import Foundation
 import Glibc
+import TLS
 
 /// The `alloydb-auth-proxy` process: parse, build the connector and listeners, serve until a
 /// signal or `/quitquitquit`, exit with the reference's codes (1 for configuration or startup
@@ -49,7 +50,10 @@ public enum ProxyMain {
             return 0
         }
         if options.version {
-            ProxyLogger.standardStreams(Usage.versionLine + "\n", false)
+            // The first line is the reference's, which scripts parse; the second names the
+            // OpenSSL this binary runs with, which decides its TLS behaviour and fixes.
+            ProxyLogger.standardStreams(
+                Usage.versionLine + "\nrunning with \(TLSLibrary.versionString)\n", false)
             return 0
         }
         let logger = ProxyLogger(

@@ -36,7 +36,7 @@ final class ProxyListener {
             case .tcp(let host, let port):
                 socket = try Socket.listen(on: SocketAddress(ip: host, port: port))
             case .unix(let directory):
-                try Self.prepareDirectory(directory)
+                try Self.prepareDirectory(directory, socketMode: socketMode)
                 let path = endpoint.socketPath ?? directory
                 try Self.removeStaleSocket(path)
                 socket = try Socket.listen(on: SocketAddress(unixPath: path))
@@ -64,11 +64,15 @@ final class ProxyListener {
         }
     }
 
-    /// `mkdir` with mode 0777 when absent; the parent must exist.
-    private static func prepareDirectory(_ directory: String) throws {
-        if mkdir(directory, 0o777) == 0 {
-            // The umask narrowed the mode; widen it as the reference does.
-            _ = chmod(directory, 0o777)
+    /// `mkdir` when absent (the parent must exist), with the socket's mode plus the search
+    /// bits that go with it: 0777 by default as the reference does, but a narrower
+    /// `--unix-socket-mode` narrows the directory too, or anyone could replace the socket.
+    private static func prepareDirectory(_ directory: String, socketMode: UInt16) throws {
+        let read = socketMode & 0o444, write = socketMode & 0o222
+        let mode = mode_t(socketMode | (read >> 2) | (write >> 1))
+        if mkdir(directory, mode) == 0 {
+            // The umask narrowed the mode; set it as meant.
+            _ = chmod(directory, mode)
             return
         }
         let code = errno
