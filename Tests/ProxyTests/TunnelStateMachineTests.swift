@@ -23,7 +23,7 @@ final class TunnelStateMachineTests: XCTestCase {
     /// Drives a machine to `relaying`, checking each action on the way.
     private func relaying(_ machine: inout Machine) {
         XCTAssertEqual(machine.handle(.start(waitForFirstByte: true), now: now), .awaitFirstByte)
-        XCTAssertNil(machine.deadline)
+        XCTAssertEqual(machine.deadline, at(30), "a silent client is bounded by the dial timeout")
         XCTAssertEqual(machine.handle(.clientSpoke(speaksPostgres: true), now: now), .requestConnectionInfo)
         XCTAssertEqual(machine.deadline, at(30))
         XCTAssertEqual(machine.handle(.connectionInfoReady, now: now), .startConnect)
@@ -34,6 +34,17 @@ final class TunnelStateMachineTests: XCTestCase {
         XCTAssertEqual(machine.handle(.metadataExchangeCompleted, now: at(3)), .startRelay)
         XCTAssertEqual(machine.state, .relaying)
         XCTAssertNil(machine.deadline)
+    }
+
+    func testSilentClientIsClosedQuietlyAfterTheDialTimeout() {
+        var machine = makeMachine()
+        XCTAssertEqual(machine.handle(.start(waitForFirstByte: true), now: now), .awaitFirstByte)
+        XCTAssertEqual(machine.handle(.deadlinePassed, now: at(29)), .none, "not yet due")
+        guard case .tearDown(let termination) = machine.handle(.deadlinePassed, now: at(30)) else {
+            return XCTFail("expected a teardown, state \(machine.state)")
+        }
+        XCTAssertEqual(termination.endedBy, .timeout)
+        XCTAssertEqual(termination.phase, .firstByte)
     }
 
     func testHappyPathThenHalfCloseFromEachSide() {

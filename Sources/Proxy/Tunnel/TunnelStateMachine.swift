@@ -193,6 +193,9 @@ struct TunnelStateMachine {
             guard state == .accepted else { illegal(event) }
             if waitForFirstByte {
                 state = .waitingForFirstByte
+                // A client that never speaks would otherwise hold a descriptor and a slot of
+                // --max-connections forever; it gets the whole dial's bound to say something.
+                phaseDeadline = now.advanced(by: timeouts.dial)
                 return .awaitFirstByte
             }
             return beginDial(now)
@@ -311,7 +314,12 @@ struct TunnelStateMachine {
             return fail(.timeout, cause: timeoutCause(), now: now)
         case .explainingFailure(let termination):
             return tearDown(termination)
-        case .accepted, .waitingForFirstByte, .relaying, .closing, .closed:
+        case .waitingForFirstByte:
+            // A silent client (a probe left open, say): closed quietly, no dial was made.
+            return tearDown(TunnelTermination(
+                endedBy: .timeout, phase: .firstByte,
+                cause: "the client sent nothing for \(timeouts.dial)"))
+        case .accepted, .relaying, .closing, .closed:
             // These states clear every deadline, so a due one cannot exist.
             illegal(.deadlinePassed)
         }
@@ -345,6 +353,7 @@ struct TunnelStateMachine {
     private mutating func beginDial(_ now: LoopInstant) -> Action {
         state = .waitingForConnectionInfo
         dialDeadline = now.advanced(by: timeouts.dial)
+        phaseDeadline = nil
         return .requestConnectionInfo
     }
 
