@@ -117,7 +117,11 @@ extension ProxyServer {
             snapshot.bytesToInstance += tunnel.bytesToInstance
             snapshot.bytesToClient += tunnel.bytesToClient
         }
+        var seen: Set<String> = []
         for route in routes {
+            // One instance may have several listeners (TCP and a Unix socket): one series each,
+            // since duplicate label sets are invalid in the exposition format.
+            guard seen.insert(route.handle.instance.description).inserted else { continue }
             var figures = InstanceFigures(uri: route.handle.instance.description)
             figures.openTunnels = openByInstance[route.shortName, default: 0]
             figures.certificateExpiry = route.handle.current?.expiration
