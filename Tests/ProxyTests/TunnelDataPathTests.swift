@@ -253,7 +253,12 @@ final class TunnelDataPathTests: XCTestCase {
         let growthKiB = SocketTricks.residentKiB() - before
         let stalledAt = sent.get ?? 0
         XCTAssertLessThan(stalledAt, total, "the instance was pushed back")
-        XCTAssertLessThan(growthKiB, 8 * 1024, "RSS grew \(growthKiB) KiB while the client did not read")
+        // Sanitizer runtimes keep freed memory in quarantine and add shadow pages, so RSS
+        // grows several times more there; the bound must still stay well under the 64 MiB sent.
+        let sanitized = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+            || dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
+        let limitKiB = sanitized ? 40 * 1024 : 8 * 1024
+        XCTAssertLessThan(growthKiB, limitKiB, "RSS grew \(growthKiB) KiB while the client did not read")
 
         // Reading again resumes the stream: every byte arrives, then EOF.
         Thread {
