@@ -30,6 +30,16 @@ enum TestBed {
         return url
     }
 
+    /// True when this test process (and so the binaries built beside it) runs under
+    /// AddressSanitizer or ThreadSanitizer, which slow everything several times over; timing
+    /// bounds stretch by `timeScale`.
+    static let sanitized: Bool =
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+        || dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
+
+    /// The factor by which timing bounds stretch under a sanitizer.
+    static var timeScale: Double { sanitized ? 3 : 1 }
+
     /// A TCP port on 127.0.0.1 that nothing listens on at this moment.
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
