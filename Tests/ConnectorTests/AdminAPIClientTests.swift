@@ -21,7 +21,8 @@ final class AdminAPIClientTests: XCTestCase {
     }
 
     func testSuccess_sendsBothCallsWithHeaders_andParsesAnswers() throws {
-        let info = #"{"ipAddress":"10.0.0.5","publicIpAddress":"34.1.2.3","psc_dns_name":"x.psc.goog.","extra":{"a":1}}"#
+        let info = #"{"ipAddress":"10.0.0.5","publicIpAddress":"34.1.2.3","#
+            + #""psc_dns_name":"x.psc.goog.","extra":{"a":1}}"#
         let api = try FakeAdminAPI(connectionInfo: info)
         defer { api.stop() }
         let result = try fetch(server: api.server).get()
@@ -54,7 +55,9 @@ final class AdminAPIClientTests: XCTestCase {
                      (404, "NOT_FOUND", "instance not found", true),
                      (503, "UNAVAILABLE", "try again", false)]
         for (status, name, message, terminal) in cases {
-            let server = try LoopbackHTTPServer { _ in .init(status: status, body: Fixture.envelope(status, name, message)) }
+            let server = try LoopbackHTTPServer { _ in
+                .init(status: status, body: Fixture.envelope(status, name, message))
+            }
             defer { server.stop() }
             guard case .failure(let error) = try fetch(server: server) else { return XCTFail("\(status) succeeded") }
             XCTAssertEqual(error.httpStatus, status)
@@ -88,7 +91,9 @@ final class AdminAPIClientTests: XCTestCase {
         let server = try LoopbackHTTPServer { _ in .init(status: 200, body: String(repeating: " ", count: 5000)) }
         defer { server.stop() }
         let options = HTTPOptions(connectTimeout: 1, totalTimeout: 5, maximumResponseBytes: 1000)
-        guard case .failure(let error) = try fetch(server: server, options: options) else { return XCTFail("succeeded") }
+        guard case .failure(let error) = try fetch(server: server, options: options) else {
+            return XCTFail("succeeded")
+        }
         XCTAssertTrue(error.message.contains("exceeds 1000 bytes"), error.message)
     }
 }

@@ -53,7 +53,8 @@ final class JSONWebTokenTests: XCTestCase {
 
     func testApplicationDefault_readsEnvironmentFile() throws {
         let path = NSTemporaryDirectory() + "adc-\(UUID().uuidString).json"
-        let json = #"{"type":"authorized_user","client_id":"c","client_secret":"s","refresh_token":"r","quota_project_id":"qp"}"#
+        let json = #"{"type":"authorized_user","client_id":"c","client_secret":"s","#
+            + #""refresh_token":"r","quota_project_id":"qp"}"#
         try json.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let source = try CredentialResolver.resolve(

@@ -108,7 +108,8 @@ final class RefreshStateTests: XCTestCase {
         XCTAssertEqual(state.handle(.requested(force: false), now: t0).startRefresh, true)
         _ = state.handle(.succeeded(expiration: t0.addingTimeInterval(3600)), now: t0)
         XCTAssertNil(state.nextAttempt)
-        XCTAssertEqual(state.handle(.requested(force: false), now: t0.addingTimeInterval(3000)), .init(answer: .current))
+        XCTAssertEqual(
+            state.handle(.requested(force: false), now: t0.addingTimeInterval(3000)), .init(answer: .current))
         XCTAssertEqual(state.handle(.requested(force: false), now: t0.addingTimeInterval(3400)).startRefresh, true)
         XCTAssertEqual(
             state.handle(.requested(force: false), now: t0.addingTimeInterval(3400)), .init(answer: .wait),
